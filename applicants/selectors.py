@@ -1,0 +1,98 @@
+"""Reads about organizations and applications, with visibility applied at the source."""
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.models import User
+from applicants.models import Application, ApplicationVersion, Document, Organization
+from applicants.policies import (
+    OFFICER_VIEW_ROLES,
+    AppAction,
+    OrgAction,
+    application_allows,
+    organization_allows,
+)
+from audit.models import AuditAction
+from audit.services import audit_record
+from core.exceptions import NotAllowedError
+
+
+def _deny(*, viewer: User, target: Any, action: str, reveal: bool) -> None:
+    """Record the refusal, then refuse. Objects the viewer may not see at all answer 404."""
+    audit_record(
+        actor=viewer,
+        action=AuditAction.PERMISSION_DENIED,
+        target=target,
+        stream=f"accounts.user:{viewer.pk}" if viewer.is_authenticated else "anonymous",
+        data={"attempted": action, "target": f"{target._meta.label_lower}:{target.pk}"},
+    )
+    if reveal:
+        raise NotAllowedError("You are not allowed to do this.", code="permission_denied")
+    raise Http404("No such object.")
+
+
+def organization_list_for_user(*, user: User) -> QuerySet[Organization]:
+    return Organization.objects.filter(memberships__user=user).order_by("legal_name")
+
+
+def organization_get_for(*, viewer: User, organization_id: int, action: OrgAction) -> Organization:
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        raise Http404("No such organization.")
+    if not organization_allows(viewer, organization, action):
+        visible = organization_allows(viewer, organization, OrgAction.VIEW)
+        _deny(viewer=viewer, target=organization, action=str(action), reveal=visible)
+    return organization
+
+
+def application_list_for_viewer(*, viewer: User, filters: dict[str, Any] | None = None) -> QuerySet[Application]:
+    """Applications the viewer may see: their organizations' for applicants; every non-draft
+    application for officers and auditors; nothing for anyone else."""
+    qs = Application.objects.select_related("organization", "program")
+    if viewer.role == User.Role.APPLICANT:
+        qs = qs.filter(organization__memberships__user=viewer)
+    elif viewer.role in OFFICER_VIEW_ROLES:
+        qs = qs.exclude(status=Application.Status.DRAFT)
+    else:
+        return qs.none()
+    filters = filters or {}
+    if filters.get("status"):
+        qs = qs.filter(status__in=filters["status"] if isinstance(filters["status"], list) else [filters["status"]])
+    if filters.get("program"):
+        qs = qs.filter(program_id=filters["program"])
+    if filters.get("organization"):
+        qs = qs.filter(organization_id=filters["organization"])
+    if filters.get("search"):
+        term = filters["search"]
+        qs = qs.filter(
+            Q(reference__iexact=term) | Q(title__icontains=term) | Q(organization__legal_name__icontains=term)
+        )
+    return qs
+
+
+def application_get_for(*, viewer: User, application_id: Any, action: AppAction) -> Application:
+    """The application if the viewer may `action` it; otherwise the refusal is recorded and
+    Http404 (cannot see it) or NotAllowedError (can see, may not act) is raised."""
+    try:
+        pk = int(application_id)
+    except (TypeError, ValueError):
+        raise Http404("No such application.") from None
+    application = (
+        Application.objects.select_related("organization", "program", "intended_provider").filter(pk=pk).first()
+    )
+    if application is None:
+        raise Http404("No such application.")
+    if not application_allows(viewer, application, action):
+        visible = application_allows(viewer, application, AppAction.VIEW)
+        _deny(viewer=viewer, target=application, action=str(action), reveal=visible)
+    return application
+
+
+def application_documents(*, application: Application) -> QuerySet[Document]:
+    return application.documents.filter(removed_at__isnull=True).select_related("uploaded_by")
+
+
+def application_versions(*, application: Application) -> QuerySet[ApplicationVersion]:
+    return application.versions.select_related("submitted_by").order_by("number")

@@ -1,0 +1,90 @@
+"""The audit trail: append-only events, hash-chained per stream.
+
+Design (see docs/architecture.md): every event belongs to a *stream*, normally its target
+("applicants.application:42"). Each stream is a hash chain: an event's hash covers its content
+and the previous event's hash in the same stream, and `(stream, seq)` is unique, so an edited,
+deleted, inserted or reordered event breaks the chain. `AuditStream` holds each chain's head;
+writers lock only that one row, so events about unrelated objects never wait for each other.
+On PostgreSQL a trigger refuses UPDATE and DELETE on the event table.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    # accounts
+    USER_REGISTERED = "user.registered", _("User registered")
+    USER_EMAIL_VERIFIED = "user.email_verified", _("Email verified")
+    USER_LOGIN = "user.login", _("Logged in")
+    USER_LOGIN_FAILED = "user.login_failed", _("Login failed")
+    USER_LOGOUT = "user.logout", _("Logged out")
+    USER_PASSWORD_RESET_REQUESTED = "user.password_reset_requested", _("Password reset requested")
+    USER_PASSWORD_CHANGED = "user.password_changed", _("Password changed")
+    USER_LANGUAGE_CHANGED = "user.language_changed", _("Language changed")
+    TOKEN_CREATED = "token.created", _("API token created")
+    TOKEN_REVOKED = "token.revoked", _("API token revoked")
+    PERMISSION_DENIED = "permission.denied", _("Permission denied")
+    # applicants
+    ORGANIZATION_CREATED = "organization.created", _("Organization created")
+    ORGANIZATION_UPDATED = "organization.updated", _("Organization updated")
+    MEMBER_INVITED = "organization.member_invited", _("Member invited")
+    MEMBER_JOINED = "organization.member_joined", _("Member joined")
+    APPLICATION_CREATED = "application.created", _("Application started")
+    APPLICATION_UPDATED = "application.updated", _("Application draft saved")
+    DOCUMENT_ADDED = "application.document_added", _("Document uploaded")
+    DOCUMENT_REMOVED = "application.document_removed", _("Document removed")
+    APPLICATION_SUBMITTED = "application.submitted", _("Application submitted")
+    APPLICATION_WITHDRAWN = "application.withdrawn", _("Application withdrawn")
+    APPLICATION_RETURNED = "application.returned", _("Application returned for changes")
+    # administration
+    ADMIN_CHANGE = "admin.change", _("Changed in the admin site")
+
+
+class AuditStream(models.Model):
+    """The head of one hash chain. Locked (FOR UPDATE) while an event is appended to it."""
+
+    key = models.CharField(max_length=120, unique=True)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.last_seq}"
+
+
+class AuditEvent(models.Model):
+    """One thing that happened. Never updated, never deleted."""
+
+    stream = models.CharField(max_length=120)
+    seq = models.PositiveBigIntegerField()
+    occurred_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=60, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "seq"], name="audit_event_stream_seq_unique"),
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_event_seq_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "occurred_at"]),
+            models.Index(fields=["actor", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"

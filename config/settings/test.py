@@ -1,0 +1,67 @@
+"""Settings for the test suite.
+
+PostgreSQL is used when DATABASE_URL is set or a server answers on 127.0.0.1:5432; otherwise
+SQLite, and tests marked `postgres` are skipped (loudly, see tests/conftest.py). With
+REQUIRE_POSTGRES=1 a missing PostgreSQL is an error.
+"""
+
+import os
+import socket
+
+import environ
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, env
+
+
+def _postgres_answers(host: str = "127.0.0.1", port: int = 5432) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+SECRET_KEY = "test-key-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+
+_url = env("DATABASE_URL", default="")
+if not _url and _postgres_answers():
+    _url = "postgres://postgres@127.0.0.1:5432/compute_vouchers"
+if _url:
+    DATABASES = {"default": environ.Env.db_url_config(_url)}
+    DATABASES["default"]["ATOMIC_REQUESTS"] = False
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Lets flush() TRUNCATE the append-only audit table between transactional tests
+    # (see audit/migrations/0002_append_only_trigger.py). Row UPDATE/DELETE stay refused.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c audit.allow_truncate=on"
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_compute_vouchers")}
+elif env.bool("REQUIRE_POSTGRES", default=False):
+    raise RuntimeError("REQUIRE_POSTGRES=1 but no DATABASE_URL is set and nothing answers on :5432")
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "var" / "test.sqlite3",
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            "ATOMIC_REQUESTS": False,
+            "TEST": {"NAME": str(BASE_DIR / "var" / "test.sqlite3")},
+        }
+    }
+
+# Eager Celery unless a test starts a real worker (tests/conftest.py: celery_worker_real).
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = env("REDIS_URL", default="") or "memory://"
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+MEDIA_ROOT = BASE_DIR / "var" / "test-media" / str(os.getpid())
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+AXES_FAILURE_LIMIT = 5
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "1000/minute"}}  # noqa: F405
+LOGGING = {"version": 1, "disable_existing_loggers": False}

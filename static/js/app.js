@@ -1,0 +1,45 @@
+// Small progressive enhancements; every page works without JavaScript.
+(function () {
+  "use strict";
+
+  // A form submits once: the button is disabled on the first submit, so a double click or an
+  // impatient second click cannot send it twice. (The server is idempotent anyway.)
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.submitting === "1") { event.preventDefault(); return; }
+    form.dataset.submitting = "1";
+    var submitter = event.submitter;
+    window.setTimeout(function () {
+      form.querySelectorAll("button[type=submit], input[type=submit]").forEach(function (b) {
+        if (b === submitter && b.dataset.busyLabel) { b.textContent = b.dataset.busyLabel; }
+        b.disabled = true;
+      });
+    }, 0);
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitting]").forEach(function (f) {
+      delete f.dataset.submitting;
+      f.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+    });
+  });
+
+  // Move focus to the error summary so screen readers announce it.
+  var summary = document.querySelector("[data-autofocus]");
+  if (summary) { summary.focus(); }
+
+  // Character counters for long answers.
+  document.querySelectorAll("textarea[maxlength]").forEach(function (area) {
+    var max = parseInt(area.getAttribute("maxlength"), 10);
+    var counter = document.createElement("div");
+    counter.className = "char-count";
+    counter.setAttribute("aria-live", "polite");
+    area.insertAdjacentElement("afterend", counter);
+    var update = function () {
+      var n = area.value.length;
+      counter.textContent = n.toLocaleString() + " / " + max.toLocaleString();
+      counter.classList.toggle("over", n > max);
+    };
+    area.addEventListener("input", update);
+    update();
+  });
+})();

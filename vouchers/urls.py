@@ -1,0 +1,10 @@
+from django.urls import path
+
+from vouchers import views
+
+app_name = "vouchers"
+
+urlpatterns = [
+    path("", views.program_list, name="program_list"),
+    path("<slug:slug>/", views.program_detail, name="program_detail"),
+]
