@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -44,7 +45,7 @@ class Organization(BaseModel):
     is_credit_blacklisted = models.BooleanField(_("on a credit blacklist"), default=False)
     blacklist_note = models.CharField(_("blacklist note"), max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
 
     class Meta:
@@ -143,7 +144,9 @@ class Application(BaseModel):
     # Project
     title = models.CharField(_("project title"), max_length=200, blank=True)
     summary = models.CharField(_("one-paragraph summary"), max_length=1000, blank=True)
-    description = models.TextField(_("project description"), max_length=TEXT_LIMIT, blank=True)
+    description = models.TextField(
+        _("project description"), max_length=TEXT_LIMIT, blank=True, validators=[MaxLengthValidator(TEXT_LIMIT)]
+    )
     # Compute plan
     gpu_hours = models.PositiveBigIntegerField(_("GPU-hours needed"), null=True, blank=True)
     gpu_model = models.CharField(_("accelerator model"), max_length=100, blank=True)
@@ -152,7 +155,10 @@ class Application(BaseModel):
         "disbursement.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         verbose_name=_("intended compute provider"),
     )
-    compute_plan = models.TextField(_("how the compute will be used"), max_length=TEXT_LIMIT, blank=True)
+    compute_plan = models.TextField(
+        _("how the compute will be used"), max_length=TEXT_LIMIT, blank=True,
+        validators=[MaxLengthValidator(TEXT_LIMIT)],
+    )
     # Funding
     requested_amount_cents = models.BigIntegerField(_("requested amount (cents)"), null=True, blank=True)
     # Declarations
@@ -168,7 +174,7 @@ class Application(BaseModel):
 
     submitted_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
-    return_message = models.TextField(blank=True, max_length=TEXT_LIMIT)
+    return_message = models.TextField(blank=True, max_length=TEXT_LIMIT, validators=[MaxLengthValidator(TEXT_LIMIT)])
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdraw_reason = models.CharField(max_length=1000, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -30,12 +30,15 @@ RETURN_ROLES = frozenset({User.Role.REVIEWER, User.Role.APPROVER, User.Role.ADMI
 
 
 def _member_role(user: User, organization_id: int) -> str | None:
-    """The user's membership role in the organization, cached per user for the request."""
-    cache: dict[int, str] | None = getattr(user, "_membership_roles", None)
-    if cache is None:
-        cache = dict(user.memberships.values_list("organization_id", "role"))
-        user._membership_roles = cache  # type: ignore[attr-defined]
-    return cache.get(organization_id)
+    """The user's role in the organization, or None. Asked of the database every time, so a
+    removed member loses access at once."""
+    from applicants.models import Membership
+
+    return (
+        Membership.objects.filter(user_id=user.pk, organization_id=organization_id)
+        .values_list("role", flat=True)
+        .first()
+    )
 
 
 def application_allows(user: User, application: Application, action: AppAction) -> bool:
@@ -75,7 +78,3 @@ def organization_allows(user: User, organization: Organization, action: OrgActio
 def can_create_organization(user: User) -> bool:
     return user.is_authenticated and user.role == User.Role.APPLICANT
 
-
-def forget_memberships(user: User) -> None:
-    """Drop the per-request membership cache after memberships change."""
-    user.__dict__.pop("_membership_roles", None)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User, hash_token, normalize_email
 from applicants import uscc
 from applicants.models import Application, ApplicationVersion, Document, Invitation, Membership, Organization
-from applicants.policies import AppAction, application_allows, can_create_organization, forget_memberships
+from applicants.policies import AppAction, application_allows, can_create_organization
 from applicants.rules import missing_items, snapshot, snapshot_sha256
 from applicants.uploads import check_upload
 from audit.models import AuditAction
@@ -109,7 +109,6 @@ def organization_create(
     except IntegrityError as exc:
         raise _registration_taken(number) from exc
     Membership.objects.create(organization=organization, user=actor, role=Membership.Role.OWNER)
-    forget_memberships(actor)
     audit_record(
         actor=actor, action=AuditAction.ORGANIZATION_CREATED, target=organization,
         data={"registration_number": number, "legal_name": organization.legal_name, "region": region},
@@ -200,7 +199,6 @@ def invitation_accept(*, actor: User, token: str) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = actor
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
-    forget_memberships(actor)
     audit_record(actor=actor, action=AuditAction.MEMBER_JOINED, target=invitation.organization,
                  data={"email": actor.email, "role": membership.role})
     return membership
@@ -273,7 +271,7 @@ def application_create(*, actor: User, organization_id: int, program_id: int) ->
 
 def _lock_editable(actor: User, application_id: int) -> Application:
     # Lock the row: a save racing a submit must not change a locked application.
-    application = Application.objects.select_for_update().select_related("program", "organization").get(
+    application = Application.objects.select_for_update(of=("self",)).select_related("program", "organization").get(
         pk=application_id
     )
     if not application_allows(actor, application, AppAction.EDIT):
@@ -399,7 +397,7 @@ def application_submit(*, actor: User, application_id: int) -> Application:
     or a second tab results in exactly one submission.
     """
     # Lock the row: two tabs or a double click must produce one version, not two.
-    application = Application.objects.select_for_update().select_related(
+    application = Application.objects.select_for_update(of=("self",)).select_related(
         "program", "organization", "intended_provider"
     ).get(pk=application_id)
     if not application_allows(actor, application, AppAction.SUBMIT):
@@ -463,7 +461,7 @@ def application_submit(*, actor: User, application_id: int) -> Application:
 @transaction.atomic
 def application_withdraw(*, actor: User, application_id: int, reason: str = "") -> Application:
     """Withdraw an application. Withdrawing twice is a no-op."""
-    application = Application.objects.select_for_update().select_related("program", "organization").get(
+    application = Application.objects.select_for_update(of=("self",)).select_related("program", "organization").get(
         pk=application_id
     )  # serialise against a concurrent submit or decision
     if not application_allows(actor, application, AppAction.WITHDRAW):
@@ -490,7 +488,7 @@ def application_withdraw(*, actor: User, application_id: int, reason: str = "") 
 def application_return(*, actor: User, application_id: int, message: str) -> Application:
     """Send a submitted application back to the applicant with a message saying what to change.
     Returning an application that is already returned is a no-op."""
-    application = Application.objects.select_for_update().select_related("program", "organization").get(
+    application = Application.objects.select_for_update(of=("self",)).select_related("program", "organization").get(
         pk=application_id
     )  # serialise against the applicant withdrawing or another officer deciding
     if not application_allows(actor, application, AppAction.RETURN):

@@ -1,0 +1,65 @@
+# The verbs people type. `make run` and `make test` work on a fresh Debian machine with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+
+# The three long-running processes. docker-compose.yml runs exactly these commands
+# (tests/core/test_deployment_files.py keeps the two in step).
+GUNICORN_CMD := gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 3 --threads 4 --timeout 60 --access-logfile -
+WORKER_CMD := celery -A config worker --loglevel INFO --concurrency 2 --prefetch-multiplier 1
+BEAT_CMD := celery -A config beat --loglevel INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
+
+.PHONY: run test lint format bench install install-test system-deps system-deps-test migrate seed messages clean
+
+$(BIN)/python:
+	@scripts/bootstrap.sh venv "$(PYTHON)" "$(VENV)"
+
+install: $(BIN)/python
+	@scripts/bootstrap.sh install "$(VENV)" ""
+
+install-test: $(BIN)/python
+	@scripts/bootstrap.sh install "$(VENV)" "test,dev"
+
+system-deps:
+	@scripts/bootstrap.sh system run
+
+system-deps-test:
+	@scripts/bootstrap.sh system test
+
+migrate: install
+	@scripts/bootstrap.sh database "$(VENV)"
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo --quiet
+
+run: system-deps install migrate seed
+	@$(BIN)/python manage.py collectstatic --noinput -v 0
+	@scripts/run.sh "$(BIN)" "$(GUNICORN_CMD)" "$(WORKER_CMD)" "$(BEAT_CMD)" "$(HOST)" "$(PORT)"
+
+test: system-deps-test install-test
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/mypy .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install-test
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python bench/pages.py $(BENCH_ARGS)
+
+messages: install-test
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf var/static var/test-media .pytest_cache test-artifacts

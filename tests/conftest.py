@@ -1,0 +1,154 @@
+"""Shared fixtures. PostgreSQL-only tests are marked `postgres` and skipped loudly on SQLite."""
+
+import os
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from applicants import services as applicant_services
+from tests.factories import OrganizationFactory, ProgramFactory, ProviderFactory, UserFactory, pdf_upload
+
+_SKIPPED_FOR_SQLITE: list[str] = []
+
+
+def _on_postgres() -> bool:
+    from django.conf import settings
+
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if _on_postgres():
+        return
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but the tests are configured for SQLite")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL or start a server on :5432)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+            _SKIPPED_FOR_SQLITE.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    db = "PostgreSQL" if _on_postgres() else "SQLite"
+    terminalreporter.write_sep("=", f"database for this run: {db}", bold=True)
+    if _SKIPPED_FOR_SQLITE:
+        terminalreporter.write_sep("!", f"{len(_SKIPPED_FOR_SQLITE)} TESTS SKIPPED: NO POSTGRESQL", red=True, bold=True)
+        for nodeid in _SKIPPED_FOR_SQLITE:
+            terminalreporter.write_line(f"  skipped (needs PostgreSQL): {nodeid}")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def applicant(db: Any) -> User:
+    return UserFactory(role=User.Role.APPLICANT)
+
+
+@pytest.fixture
+def other_applicant(db: Any) -> User:
+    return UserFactory(role=User.Role.APPLICANT)
+
+
+@pytest.fixture
+def reviewer(db: Any) -> User:
+    return UserFactory(role=User.Role.REVIEWER)
+
+
+@pytest.fixture
+def approver(db: Any) -> User:
+    return UserFactory(role=User.Role.APPROVER)
+
+
+@pytest.fixture
+def auditor(db: Any) -> User:
+    return UserFactory(role=User.Role.AUDITOR)
+
+
+@pytest.fixture
+def provider_user(db: Any) -> User:
+    return UserFactory(role=User.Role.PROVIDER)
+
+
+@pytest.fixture
+def finance(db: Any) -> User:
+    return UserFactory(role=User.Role.FINANCE)
+
+
+@pytest.fixture
+def provider(db: Any) -> Any:
+    return ProviderFactory()
+
+
+@pytest.fixture
+def program(db: Any, provider: Any) -> Any:
+    return ProgramFactory(providers=[provider])
+
+
+@pytest.fixture
+def organization(applicant: User) -> Any:
+    return OrganizationFactory(owner=applicant)
+
+
+@pytest.fixture
+def other_organization(other_applicant: User) -> Any:
+    return OrganizationFactory(owner=other_applicant)
+
+
+COMPLETE_ANSWERS = {
+    "title": "Legal LLM",
+    "summary": "Fine-tune a model for contract review.",
+    "description": "Data, training, evaluation.",
+    "gpu_hours": 46_080,
+    "gpu_model": "Ascend 910B",
+    "chip_origin": "domestic",
+    "compute_plan": "64 cards for 30 days.",
+    "requested_amount_cents": 180_000_00,
+    "declares_truthful": True,
+    "declares_no_double_funding": True,
+    "declares_no_provider_affiliation": True,
+    "declared_by_name": "Li Wei",
+}
+
+
+@pytest.fixture
+def draft(applicant: User, organization: Any, program: Any) -> Any:
+    return applicant_services.application_create(actor=applicant, organization_id=organization.pk, program_id=program.pk)
+
+
+@pytest.fixture
+def complete_draft(applicant: User, draft: Any, provider: Any) -> Any:
+    applicant_services.application_update(
+        actor=applicant, application_id=draft.pk, values={**COMPLETE_ANSWERS, "intended_provider": provider}
+    )
+    applicant_services.document_add(actor=applicant, application_id=draft.pk, kind="business_licence",
+                                    upload=pdf_upload())
+    draft.refresh_from_db()
+    return draft
+
+
+@pytest.fixture
+def submitted(applicant: User, complete_draft: Any) -> Any:
+    return applicant_services.application_submit(actor=applicant, application_id=complete_draft.pk)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def api_as(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
