@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -216,7 +216,7 @@ class ApplicationDetailOutput(ApplicationListOutput):
     gpu_hours = serializers.IntegerField(allow_null=True)
     gpu_model = serializers.CharField()
     chip_origin = serializers.CharField()
-    intended_provider = serializers.PrimaryKeyRelatedField(source="intended_provider_id", read_only=True)
+    intended_provider = serializers.IntegerField(source="intended_provider_id", allow_null=True)
     compute_plan = serializers.CharField()
     declares_truthful = serializers.BooleanField()
     declares_no_double_funding = serializers.BooleanField()
@@ -227,19 +227,23 @@ class ApplicationDetailOutput(ApplicationListOutput):
     returned_at = serializers.DateTimeField(allow_null=True)
     withdrawn_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
-    documents = DocumentOutput(many=True)
-    missing = MissingOutput(many=True)
+    documents = serializers.SerializerMethodField()
+    missing = serializers.SerializerMethodField(help_text="What must be answered before submitting.")
+
+    @extend_schema_field(DocumentOutput(many=True))
+    def get_documents(self, application: Application) -> Any:
+        return DocumentOutput(self.context["documents"], many=True).data
+
+    @extend_schema_field(MissingOutput(many=True))
+    def get_missing(self, application: Application) -> Any:
+        if not application.is_editable:
+            return []
+        return MissingOutput(missing_items(application, self.context["documents"]), many=True).data
 
 
-def _detail(application: Application) -> dict[str, Any]:
+def _detail(application: Application) -> Any:
     documents = list(application_documents(application=application))
-    data = ApplicationDetailOutput(application).data
-    data["intended_provider"] = application.intended_provider_id
-    data["documents"] = DocumentOutput(documents, many=True).data
-    data["missing"] = (
-        MissingOutput(missing_items(application, documents), many=True).data if application.is_editable else []
-    )
-    return data
+    return ApplicationDetailOutput(application, context={"documents": documents}).data
 
 
 class ApplicationFilter(django_filters.FilterSet):

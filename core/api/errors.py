@@ -80,7 +80,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if isinstance(codes, dict) and len(codes) == 1:
             only = next(iter(codes.values()))
             if isinstance(only, list) and len(only) == 1 and isinstance(only[0], str):
-                code = "validation_error" if only[0] == "invalid" else only[0]
+                code = only[0]
         response.data = error_body(code, message, fields)
         return response
     if isinstance(exc, exceptions.APIException):
