@@ -74,6 +74,9 @@ class TokenCreateApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Token realm="api"'  # a wrong password is 401, not 403
+
     @extend_schema(operation_id="auth_token_create", request=TokenCreateInput,
                    responses={201: TokenCreatedOutput}, auth=[])
     def post(self, request: Request) -> Response:

@@ -23,13 +23,13 @@ from accounts.services import (
 )
 from core.exceptions import DomainError
 from core.forms import add_domain_error
-from core.views import safe_next
+from core.views import posted, safe_next
 
 
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             user = user_register(
@@ -94,7 +94,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account_settings(request: HttpRequest) -> HttpResponse:
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(posted(request))
     new_token: str | None = None
     if request.method == "POST" and form.is_valid():
         _token, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]

@@ -51,6 +51,8 @@ def application_list_for_viewer(*, viewer: User, filters: dict[str, Any] | None 
     """Applications the viewer may see: their organizations' for applicants; every non-draft
     application for officers and auditors; nothing for anyone else."""
     qs = Application.objects.select_related("organization", "program")
+    if not viewer.is_authenticated or not viewer.is_active:
+        return qs.none()
     if viewer.role == User.Role.APPLICANT:
         qs = qs.filter(organization__memberships__user=viewer)
     elif viewer.role in OFFICER_VIEW_ROLES:

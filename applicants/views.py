@@ -39,7 +39,7 @@ from applicants.selectors import (
 from audit.selectors import audit_events_for_target
 from core.exceptions import DomainError
 from core.forms import add_domain_error
-from core.views import safe_next
+from core.views import posted, safe_next
 from vouchers.models import Program
 from vouchers.selectors import program_list_open
 
@@ -79,7 +79,7 @@ def organization_create(request: HttpRequest) -> HttpResponse:
     user = _applicant_required(request)
     if not can_create_organization(user):
         raise PermissionDenied
-    form = OrganizationForm(request.POST or None)
+    form = OrganizationForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             organization = services.organization_create(actor=user, **_org_values(form.cleaned_data))
@@ -96,7 +96,7 @@ def organization_create(request: HttpRequest) -> HttpResponse:
 def organization_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     organization = organization_get_for(viewer=user, organization_id=pk, action=OrgAction.VIEW)
-    invite_form = InviteForm(request.POST or None)
+    invite_form = InviteForm(posted(request))
     if request.method == "POST":
         organization_get_for(viewer=user, organization_id=pk, action=OrgAction.INVITE)
         if invite_form.is_valid():
@@ -122,7 +122,7 @@ def organization_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     organization = organization_get_for(viewer=user, organization_id=pk, action=OrgAction.EDIT)
     initial = {f: getattr(organization, f) for f in services.ORG_EDITABLE_FIELDS if f != "parent"}
-    form = OrganizationEditForm(request.POST or None, initial=initial)
+    form = OrganizationEditForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.organization_update(actor=user, organization_id=organization.pk, **_org_values(form.cleaned_data))
@@ -158,7 +158,7 @@ def application_start(request: HttpRequest, program_id: int) -> HttpResponse:
     if not organizations.exists():
         messages.info(request, _("First tell us about your organization; then you can apply."))
         return redirect(f"{reverse('applicants:organization_create')}?next={reverse('vouchers:program_detail', args=[program.slug])}")
-    form = ChooseOrganizationForm(request.POST or None, organizations=organizations,
+    form = ChooseOrganizationForm(posted(request), organizations=organizations,
                                   initial={"organization": organizations.first()})
     if request.method == "POST" and form.is_valid():
         try:
@@ -336,7 +336,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.WITHDRAW)
-    form = WithdrawForm(request.POST or None)
+    form = WithdrawForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.application_withdraw(actor=user, application_id=application.pk,

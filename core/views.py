@@ -66,3 +66,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
     except Exception:  # the database is what we report on
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def posted(request: HttpRequest) -> object:
+    """The POST data to bind a form to, or None for GET: an empty POST still shows its errors
+    (unlike the `request.POST or None` idiom, which silently treats it as unbound)."""
+    return request.POST if request.method == "POST" else None

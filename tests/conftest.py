@@ -152,3 +152,65 @@ def api_as(user: User) -> APIClient:
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+def _redis_url() -> str:
+    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def real_celery_worker(transactional_db: Any) -> Any:
+    """A real Celery worker (in a thread) consuming a private queue on the real Redis broker.
+
+    Tasks published by the code under test travel through Redis and run in the worker thread,
+    which has its own database connection, so they see only committed data, as in production.
+    """
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    url = _redis_url()
+    if not _redis_answers(url):
+        if os.environ.get("REDIS_URL"):
+            pytest.fail(f"REDIS_URL={url} is set but Redis does not answer")
+        pytest.skip("needs Redis on 127.0.0.1:6379 (or REDIS_URL)")
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    saved = {k: app.conf.get(k) for k in ("broker_url", "task_always_eager", "task_default_queue")}
+    app.conf.update(broker_url=url, task_always_eager=False, task_default_queue=queue)
+    _reset_broker_pools(app)
+    try:
+        with start_worker(app, queues=[queue], perform_ping_check=False, loglevel="WARNING", shutdown_timeout=20):
+            yield app
+    finally:
+        app.conf.update(saved)
+        _reset_broker_pools(app)
+
+
+def _reset_broker_pools(app: Any) -> None:
+    """Drop cached broker connections so the next publish uses the current broker_url."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

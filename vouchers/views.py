@@ -24,6 +24,7 @@ from applicants.services import application_return
 from audit.selectors import audit_events_for_target
 from core.exceptions import DomainError
 from core.forms import add_domain_error
+from core.views import posted
 from vouchers.models import Program
 from vouchers.selectors import program_list_public
 
@@ -78,7 +79,7 @@ def officer_application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {"from": prev, "to": cur, "changes": diff(prev.snapshot, cur.snapshot)}
         for prev, cur in zip(versions, versions[1:], strict=False)
     ]
-    form = ReturnForm(request.POST or None)
+    form = ReturnForm(posted(request))
     can_return = application_allows(user, application, AppAction.RETURN) and (
         Application.Status.RETURNED in Application.TRANSITIONS[application.status]
     )

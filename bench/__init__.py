@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints a readable table and one `RESULT <name> key=value ...` line."""
