@@ -38,7 +38,9 @@ class RegisterApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
-    @extend_schema(operation_id="auth_register", request=RegisterInput, responses={201: UserOutput}, auth=[])
+    @extend_schema(
+        operation_id="auth_register", request=RegisterInput, responses={201: UserOutput}, auth=[]
+    )
     def post(self, request: Request) -> Response:
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -63,7 +65,9 @@ class TokenOutput(serializers.Serializer):
 
 
 class TokenCreatedOutput(TokenOutput):
-    token = serializers.CharField(help_text="Shown once. Send it as `Authorization: Token <value>`.")
+    token = serializers.CharField(
+        help_text="Shown once. Send it as `Authorization: Token <value>`."
+    )
 
 
 class TokenCreateApi(APIView):
@@ -77,13 +81,20 @@ class TokenCreateApi(APIView):
     def get_authenticate_header(self, request: Request) -> str:
         return 'Token realm="api"'  # a wrong password is 401, not 403
 
-    @extend_schema(operation_id="auth_token_create", request=TokenCreateInput,
-                   responses={201: TokenCreatedOutput}, auth=[])
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenCreateInput,
+        responses={201: TokenCreatedOutput},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         data = TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request._request, username=data.validated_data["email"],
-                            password=data.validated_data["password"])
+        user = authenticate(
+            request._request,
+            username=data.validated_data["email"],
+            password=data.validated_data["password"],
+        )
         if user is None:
             raise AuthenticationFailed(_("The email or the password is not right."))
         token, raw = api_token_create(user=user, name=data.validated_data["name"])  # type: ignore[arg-type]

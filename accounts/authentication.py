@@ -21,14 +21,20 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower().decode(errors="replace") not in self.keywords:
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("Send the token as: Authorization: Token <value>."))
+            raise exceptions.AuthenticationFailed(
+                _("Send the token as: Authorization: Token <value>.")
+            )
         try:
             raw = header[1].decode()
         except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed(_("The token contains invalid characters.")) from exc
+            raise exceptions.AuthenticationFailed(
+                _("The token contains invalid characters.")
+            ) from exc
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
         if token is None or not token.is_usable or not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("The token is not valid, has expired or was revoked."))
+            raise exceptions.AuthenticationFailed(
+                _("The token is not valid, has expired or was revoked.")
+            )
         now = timezone.now()
         # Record use at most once a minute, so busy clients do not write on every request.
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

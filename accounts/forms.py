@@ -17,35 +17,45 @@ from notifications.services import notification_enqueue
 
 class SignUpForm(forms.Form):
     full_name = forms.CharField(
-        label=_("Full name"), max_length=150,
+        label=_("Full name"),
+        max_length=150,
         help_text=_("As on your identity document. You will sign declarations with it."),
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(
-        label=_("Work email"), max_length=254,
+        label=_("Work email"),
+        max_length=254,
         help_text=_("We send a confirmation link here. Use an address at your company if you can."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     password = forms.CharField(
-        label=_("Password"), strip=False,
+        label=_("Password"),
+        strip=False,
         help_text=_("At least 10 characters. A few unrelated words make a strong password."),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password_confirm = forms.CharField(
-        label=_("Repeat the password"), strip=False,
+        label=_("Repeat the password"),
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if data.get("password") and data.get("password_confirm") and data["password"] != data["password_confirm"]:
+        if (
+            data.get("password")
+            and data.get("password_confirm")
+            and data["password"] != data["password_confirm"]
+        ):
             self.add_error("password_confirm", _("The two passwords are different."))
         return data
 
 
 class LoginForm(auth_forms.AuthenticationForm):
     username = forms.EmailField(
-        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     error_messages = {
         "invalid_login": _("The email or the password is not right. Passwords are case-sensitive."),
@@ -62,11 +72,18 @@ class OutboxPasswordResetForm(auth_forms.PasswordResetForm):
             uid = urlsafe_base64_encode(force_bytes(user.pk))
             token = default_token_generator.make_token(user)
             link = settings.SITE_URL + reverse("accounts:password_reset_confirm", args=[uid, token])
-            audit_record(actor=None, action=AuditAction.USER_PASSWORD_RESET_REQUESTED, target=user,
-                         data={"email": user.email})
+            audit_record(
+                actor=None,
+                action=AuditAction.USER_PASSWORD_RESET_REQUESTED,
+                target=user,
+                data={"email": user.email},
+            )
             notification_enqueue(
-                kind="password_reset", recipient=user, recipient_email=user.email,
-                language=user.preferred_language, template="password_reset",
+                kind="password_reset",
+                recipient=user,
+                recipient_email=user.email,
+                language=user.preferred_language,
+                template="password_reset",
                 context={"user_name": user.full_name, "link": link},
             )
 
@@ -78,7 +95,8 @@ class LanguageForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
-        label=_("Token name"), max_length=100,
+        label=_("Token name"),
+        max_length=100,
         help_text=_("Say where it will be used, e.g. “grant office integration”."),
     )
 

@@ -78,7 +78,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(
-                    role__in=["applicant", "reviewer", "approver", "finance", "provider", "auditor", "admin"]
+                    role__in=[
+                        "applicant",
+                        "reviewer",
+                        "approver",
+                        "finance",
+                        "provider",
+                        "auditor",
+                        "admin",
+                    ]
                 ),
                 name="user_role_valid",
             ),
@@ -111,7 +119,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email_verified_at is not None
 
 
-TOKEN_PREFIX = "cv_"
+TOKEN_PREFIX = "cv_"  # noqa: S105  (a visible prefix, not a secret)
 
 
 def hash_token(raw: str) -> str:

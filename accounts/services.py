@@ -26,27 +26,38 @@ def user_register(*, email: str, password: str, full_name: str, language: str = 
     email = normalize_email(email)
     full_name = full_name.strip()
     if not full_name:
-        raise DomainError(_("Enter your name."), code="required", fields={"full_name": [_("Enter your name.")]})
+        raise DomainError(
+            _("Enter your name."), code="required", fields={"full_name": [_("Enter your name.")]}
+        )
     if User.objects.filter(email__iexact=email).exists():
         raise ConflictError(
-            _("An account with this email already exists. Log in, or reset your password if you forgot it."),
+            _(
+                "An account with this email already exists. "
+                "Log in, or reset your password if you forgot it."
+            ),
             code="email_taken",
             fields={"email": [_("An account with this email already exists.")]},
         )
     if language not in dict(settings.LANGUAGES):
         language = settings.LANGUAGE_CODE
-    user = User(email=email, full_name=full_name, preferred_language=language, role=User.Role.APPLICANT)
+    user = User(
+        email=email, full_name=full_name, preferred_language=language, role=User.Role.APPLICANT
+    )
     try:
         validate_password(password, user=user)
     except ValidationError as exc:
-        raise DomainError(" ".join(exc.messages), code="weak_password", fields={"password": exc.messages}) from exc
+        raise DomainError(
+            " ".join(exc.messages), code="weak_password", fields={"password": exc.messages}
+        ) from exc
     user.set_password(password)
     user.full_clean(exclude=["password"])
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
-        raise ConflictError(_("An account with this email already exists."), code="email_taken") from exc
+        raise ConflictError(
+            _("An account with this email already exists."), code="email_taken"
+        ) from exc
     audit_record(actor=user, action=AuditAction.USER_REGISTERED, target=user, data={"email": email})
     user_send_verification(user=user)
     return user
@@ -68,8 +79,11 @@ def user_send_verification(*, user: User) -> None:
         recipient_email=user.email,
         language=user.preferred_language,
         template="verify_email",
-        context={"user_name": user.full_name, "link": link,
-                 "hours": settings.EMAIL_VERIFICATION_MAX_AGE // 3600},
+        context={
+            "user_name": user.full_name,
+            "link": link,
+            "hours": settings.EMAIL_VERIFICATION_MAX_AGE // 3600,
+        },
     )
 
 
@@ -77,11 +91,17 @@ def user_send_verification(*, user: User) -> None:
 def user_verify_email(*, token: str) -> User:
     """Confirm an address from the emailed link. Verifying twice is a no-op."""
     try:
-        payload = signing.loads(token, salt=VERIFY_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE)
+        payload = signing.loads(
+            token, salt=VERIFY_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE
+        )
     except signing.SignatureExpired as exc:
-        raise DomainError(_("This link has expired. Log in and ask for a new one."), code="link_expired") from exc
+        raise DomainError(
+            _("This link has expired. Log in and ask for a new one."), code="link_expired"
+        ) from exc
     except signing.BadSignature as exc:
-        raise DomainError(_("This link is not valid. Check that you copied all of it."), code="link_invalid") from exc
+        raise DomainError(
+            _("This link is not valid. Check that you copied all of it."), code="link_invalid"
+        ) from exc
     user = User.objects.select_for_update().filter(pk=payload.get("u")).first()
     if user is None or user.email != payload.get("e"):
         raise DomainError(_("This link is not valid any more."), code="link_invalid")
@@ -100,20 +120,33 @@ def user_set_language(*, user: User, language: str) -> User:
         before = user.preferred_language
         user.preferred_language = language
         user.save(update_fields=["preferred_language"])
-        audit_record(actor=user, action=AuditAction.USER_LANGUAGE_CHANGED, target=user,
-                     data={"language": {"before": before, "after": language}})
+        audit_record(
+            actor=user,
+            action=AuditAction.USER_LANGUAGE_CHANGED,
+            target=user,
+            data={"language": {"before": before, "after": language}},
+        )
     return user
 
 
 @transaction.atomic
-def api_token_create(*, user: User, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, user: User, name: str, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
     """Create a token and return it with its value, which is never retrievable again."""
     name = name.strip() or _("API token")
     raw = new_token_value()
-    token = ApiToken(user=user, name=name[:100], prefix=raw[:10], key_hash=hash_token(raw), expires_at=expires_at)
+    token = ApiToken(
+        user=user, name=name[:100], prefix=raw[:10], key_hash=hash_token(raw), expires_at=expires_at
+    )
     token.full_clean()
     token.save()
-    audit_record(actor=user, action=AuditAction.TOKEN_CREATED, target=token, data={"name": token.name, "prefix": token.prefix})
+    audit_record(
+        actor=user,
+        action=AuditAction.TOKEN_CREATED,
+        target=token,
+        data={"name": token.name, "prefix": token.prefix},
+    )
     return token, raw
 
 
@@ -126,5 +159,10 @@ def api_token_revoke(*, actor: User, token_id: int) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
-        audit_record(actor=actor, action=AuditAction.TOKEN_REVOKED, target=token, data={"prefix": token.prefix})
+        audit_record(
+            actor=actor,
+            action=AuditAction.TOKEN_REVOKED,
+            target=token,
+            data={"prefix": token.prefix},
+        )
     return token

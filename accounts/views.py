@@ -11,7 +11,13 @@ from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.forms import ApiTokenForm, LanguageForm, LoginForm, OutboxPasswordResetForm, SignUpForm
+from accounts.forms import (
+    ApiTokenForm,
+    LanguageForm,
+    LoginForm,
+    OutboxPasswordResetForm,
+    SignUpForm,
+)
 from accounts.models import ApiToken
 from accounts.services import (
     api_token_create,
@@ -33,16 +39,22 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = user_register(
-                email=form.cleaned_data["email"], password=form.cleaned_data["password"],
-                full_name=form.cleaned_data["full_name"], language=request.LANGUAGE_CODE,
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                full_name=form.cleaned_data["full_name"],
+                language=request.LANGUAGE_CODE,
             )
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
-                request, _("Welcome! We sent a confirmation link to %(email)s. You can start your "
-                           "application now and submit it once your email is confirmed.") % {"email": user.email},
+                request,
+                _(
+                    "Welcome! We sent a confirmation link to %(email)s. You can start your "
+                    "application now and submit it once your email is confirmed."
+                )
+                % {"email": user.email},
             )
             return redirect("applicants:dashboard")
     return render(request, "accounts/signup.html", {"form": form})
@@ -67,7 +79,9 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def resend_verification(request: HttpRequest) -> HttpResponse:
     user_send_verification(user=request.user)  # type: ignore[arg-type]
-    messages.info(request, _("We sent a new confirmation link to %(email)s.") % {"email": request.user.email})
+    messages.info(
+        request, _("We sent a new confirmation link to %(email)s.") % {"email": request.user.email}
+    )
     return _redirect_back(request, reverse("applicants:dashboard"))
 
 
@@ -86,7 +100,10 @@ def set_language(request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             user_set_language(user=request.user, language=language)  # type: ignore[arg-type]
         response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
             secure=request.is_secure(),
         )
     return response
@@ -100,7 +117,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         _token, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
         form = ApiTokenForm()
     tokens = ApiToken.objects.filter(user=request.user)
-    return render(request, "accounts/settings.html", {"form": form, "tokens": tokens, "new_token": new_token})
+    return render(
+        request, "accounts/settings.html", {"form": form, "tokens": tokens, "new_token": new_token}
+    )
 
 
 @login_required
@@ -111,7 +130,9 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("The token was revoked. Programs using it can no longer connect."))
+        messages.success(
+            request, _("The token was revoked. Programs using it can no longer connect.")
+        )
     return redirect("accounts:settings")
 
 
@@ -134,8 +155,12 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         from audit.services import audit_record
 
         response = super().form_valid(form)
-        audit_record(actor=form.user, action=AuditAction.USER_PASSWORD_CHANGED, target=form.user,
-                     data={"via": "reset link"})
+        audit_record(
+            actor=form.user,
+            action=AuditAction.USER_PASSWORD_CHANGED,
+            target=form.user,
+            data={"via": "reset link"},
+        )
         return response
 
 
@@ -152,7 +177,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         from audit.services import audit_record
 
         response = super().form_valid(form)
-        audit_record(actor=self.request.user, action=AuditAction.USER_PASSWORD_CHANGED,
-                     target=self.request.user, data={"via": "settings"})
+        audit_record(
+            actor=self.request.user,
+            action=AuditAction.USER_PASSWORD_CHANGED,
+            target=self.request.user,
+            data={"via": "settings"},
+        )
         messages.success(self.request, _("Your password was changed."))
         return response

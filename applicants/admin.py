@@ -5,7 +5,14 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from applicants.models import Application, ApplicationVersion, Document, Invitation, Membership, Organization
+from applicants.models import (
+    Application,
+    ApplicationVersion,
+    Document,
+    Invitation,
+    Membership,
+    Organization,
+)
 from audit.models import AuditAction
 from audit.services import audit_record, changes
 from core.money import format_money
@@ -19,11 +26,25 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["legal_name", "registration_number", "region", "incorporated_on", "headcount",
-                    "is_credit_blacklisted", "application_count", "created_at"]
+    list_display = [
+        "legal_name",
+        "registration_number",
+        "region",
+        "incorporated_on",
+        "headcount",
+        "is_credit_blacklisted",
+        "application_count",
+        "created_at",
+    ]
     list_filter = ["region", "registration_scheme", "is_credit_blacklisted"]
     search_fields = ["legal_name", "registration_number"]
-    readonly_fields = ["registration_scheme", "registration_number", "created_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "registration_scheme",
+        "registration_number",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     autocomplete_fields = ["parent"]
     inlines = [MembershipInline]
     date_hierarchy = "created_at"
@@ -42,9 +63,16 @@ class OrganizationAdmin(admin.ModelAdmin):
         before = {f: form.initial.get(f) for f in form.changed_data}
         super().save_model(request, obj, form, change)
         after = {f: form.cleaned_data.get(f) for f in form.changed_data}
-        audit_record(actor=request.user, action=AuditAction.ADMIN_CHANGE, target=obj,
-                     data={"changes": changes({k: str(v) for k, v in before.items()},
-                                              {k: str(v) for k, v in after.items()})})
+        audit_record(
+            actor=request.user,
+            action=AuditAction.ADMIN_CHANGE,
+            target=obj,
+            data={
+                "changes": changes(
+                    {k: str(v) for k, v in before.items()}, {k: str(v) for k, v in after.items()}
+                )
+            },
+        )
 
 
 class VersionInline(admin.TabularInline):
@@ -73,10 +101,23 @@ class DocumentInline(admin.TabularInline):
 class ApplicationAdmin(admin.ModelAdmin):
     """Read-only. Applications change only through the services (portal, officer pages, API)."""
 
-    list_display = ["reference", "organization", "program", "status", "version", "amount", "submitted_at",
-                    "updated_at"]
+    list_display = [
+        "reference",
+        "organization",
+        "program",
+        "status",
+        "version",
+        "amount",
+        "submitted_at",
+        "updated_at",
+    ]
     list_filter = ["status", "program", "chip_origin"]
-    search_fields = ["reference", "title", "organization__legal_name", "organization__registration_number"]
+    search_fields = [
+        "reference",
+        "title",
+        "organization__legal_name",
+        "organization__registration_number",
+    ]
     list_select_related = ["organization", "program"]
     date_hierarchy = "submitted_at"
     inlines = [VersionInline, DocumentInline]
@@ -84,7 +125,11 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("requested"), ordering="requested_amount_cents")
     def amount(self, obj: Application) -> str:
-        return format_money(obj.requested_amount_cents, obj.currency) if obj.requested_amount_cents else "—"
+        return (
+            format_money(obj.requested_amount_cents, obj.currency)
+            if obj.requested_amount_cents
+            else "—"
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Application._meta.fields]
@@ -98,10 +143,25 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "organization", "invited_by", "created_at", "expires_at", "accepted_at"]
+    list_display = [
+        "email",
+        "organization",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
     search_fields = ["email", "organization__legal_name"]
-    readonly_fields = ["organization", "email", "role", "token_hash", "invited_by", "expires_at", "accepted_at",
-                       "accepted_by"]
+    readonly_fields = [
+        "organization",
+        "email",
+        "role",
+        "token_hash",
+        "invited_by",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -3,22 +3,22 @@
 from typing import Any
 
 import django_filters
-from django_filters.rest_framework import DjangoFilterBackend
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from accounts.models import User
 from applicants import services
 from applicants.models import Application, ApplicationVersion, Document, Organization
-from applicants.policies import AppAction, OrgAction, application_allows
+from applicants.policies import AppAction, OrgAction
 from applicants.rules import diff, missing_items
 from applicants.selectors import (
     application_documents,
@@ -41,6 +41,7 @@ BIGINT_MAX = 2**63 - 1
 
 # --- Organizations -----------------------------------------------------------------------------
 
+
 class OrganizationOutput(serializers.Serializer):
     id = serializers.IntegerField()
     legal_name = serializers.CharField()
@@ -58,14 +59,18 @@ class OrganizationOutput(serializers.Serializer):
 
 class OrganizationInput(StrictInputSerializer):
     legal_name = serializers.CharField(max_length=200)
-    registration_scheme = serializers.ChoiceField(choices=Organization.Scheme.choices, default="cn_uscc")
+    registration_scheme = serializers.ChoiceField(
+        choices=Organization.Scheme.choices, default="cn_uscc"
+    )
     registration_number = serializers.CharField(max_length=60)
     region = serializers.ChoiceField(choices=REGIONS)
     address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     website = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
     incorporated_on = serializers.DateField()
     headcount = serializers.IntegerField(min_value=0, max_value=10_000_000)
-    annual_revenue = MoneyField(allow_zero=True, required=False, default=0, source="annual_revenue_cents")
+    annual_revenue = MoneyField(
+        allow_zero=True, required=False, default=0, source="annual_revenue_cents"
+    )
     revenue_currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="CNY")
 
 
@@ -86,8 +91,11 @@ class OrganizationListCreateApi(APIView):
         organizations = organization_list_for_user(user=request.user)  # type: ignore[arg-type]
         return Response(OrganizationOutput(organizations, many=True).data)
 
-    @extend_schema(operation_id="organizations_create", request=OrganizationInput,
-                   responses={201: OrganizationOutput})
+    @extend_schema(
+        operation_id="organizations_create",
+        request=OrganizationInput,
+        responses={201: OrganizationOutput},
+    )
     def post(self, request: Request) -> Response:
         data = OrganizationInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -98,19 +106,31 @@ class OrganizationListCreateApi(APIView):
 class OrganizationDetailApi(APIView):
     @extend_schema(operation_id="organizations_retrieve", responses=OrganizationOutput)
     def get(self, request: Request, organization_id: int) -> Response:
-        organization = organization_get_for(viewer=request.user, organization_id=organization_id,  # type: ignore[arg-type]
-                                            action=OrgAction.VIEW)
+        organization = organization_get_for(
+            viewer=request.user,
+            organization_id=organization_id,  # type: ignore[arg-type]
+            action=OrgAction.VIEW,
+        )
         return Response(OrganizationOutput(organization).data)
 
-    @extend_schema(operation_id="organizations_update", request=OrganizationUpdateInput,
-                   responses=OrganizationOutput)
+    @extend_schema(
+        operation_id="organizations_update",
+        request=OrganizationUpdateInput,
+        responses=OrganizationOutput,
+    )
     def patch(self, request: Request, organization_id: int) -> Response:
-        organization = organization_get_for(viewer=request.user, organization_id=organization_id,  # type: ignore[arg-type]
-                                            action=OrgAction.EDIT)
+        organization = organization_get_for(
+            viewer=request.user,
+            organization_id=organization_id,  # type: ignore[arg-type]
+            action=OrgAction.EDIT,
+        )
         data = OrganizationUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        organization = services.organization_update(actor=request.user, organization_id=organization.pk,  # type: ignore[arg-type]
-                                                    **data.validated_data)
+        organization = services.organization_update(
+            actor=request.user,
+            organization_id=organization.pk,  # type: ignore[arg-type]
+            **data.validated_data,
+        )
         return Response(OrganizationOutput(organization).data)
 
 
@@ -125,8 +145,11 @@ class MemberOutput(serializers.Serializer):
 class OrganizationMembersApi(APIView):
     @extend_schema(operation_id="organizations_members_list", responses=MemberOutput(many=True))
     def get(self, request: Request, organization_id: int) -> Response:
-        organization = organization_get_for(viewer=request.user, organization_id=organization_id,  # type: ignore[arg-type]
-                                            action=OrgAction.VIEW)
+        organization = organization_get_for(
+            viewer=request.user,
+            organization_id=organization_id,  # type: ignore[arg-type]
+            action=OrgAction.VIEW,
+        )
         members = organization.memberships.select_related("user").order_by("created_at")
         return Response(MemberOutput(members, many=True).data)
 
@@ -143,14 +166,22 @@ class InvitationOutput(serializers.Serializer):
 
 
 class OrganizationInviteApi(APIView):
-    @extend_schema(operation_id="organizations_invite", request=InviteInput, responses={201: InvitationOutput})
+    @extend_schema(
+        operation_id="organizations_invite", request=InviteInput, responses={201: InvitationOutput}
+    )
     def post(self, request: Request, organization_id: int) -> Response:
-        organization = organization_get_for(viewer=request.user, organization_id=organization_id,  # type: ignore[arg-type]
-                                            action=OrgAction.INVITE)
+        organization = organization_get_for(
+            viewer=request.user,
+            organization_id=organization_id,  # type: ignore[arg-type]
+            action=OrgAction.INVITE,
+        )
         data = InviteInput(data=request.data)
         data.is_valid(raise_exception=True)
-        invitation, _raw = services.invitation_create(actor=request.user, organization_id=organization.pk,  # type: ignore[arg-type]
-                                                      email=data.validated_data["email"])
+        invitation, _raw = services.invitation_create(
+            actor=request.user,
+            organization_id=organization.pk,  # type: ignore[arg-type]
+            email=data.validated_data["email"],
+        )
         return Response(InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
 
 
@@ -159,15 +190,20 @@ class InvitationAcceptInput(StrictInputSerializer):
 
 
 class InvitationAcceptApi(APIView):
-    @extend_schema(operation_id="invitations_accept", request=InvitationAcceptInput, responses=MemberOutput)
+    @extend_schema(
+        operation_id="invitations_accept", request=InvitationAcceptInput, responses=MemberOutput
+    )
     def post(self, request: Request) -> Response:
         data = InvitationAcceptInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.invitation_accept(actor=request.user, token=data.validated_data["token"])  # type: ignore[arg-type]
+        membership = services.invitation_accept(
+            actor=request.user, token=data.validated_data["token"]
+        )  # type: ignore[arg-type]
         return Response(MemberOutput(membership).data)
 
 
 # --- Applications ------------------------------------------------------------------------------
+
 
 class _Ref(serializers.Serializer):
     id = serializers.IntegerField()
@@ -230,7 +266,9 @@ class ApplicationDetailOutput(ApplicationListOutput):
     withdrawn_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     documents = serializers.SerializerMethodField()
-    missing = serializers.SerializerMethodField(help_text="What must be answered before submitting.")
+    missing = serializers.SerializerMethodField(
+        help_text="What must be answered before submitting."
+    )
 
     @extend_schema_field(DocumentOutput(many=True))
     def get_documents(self, application: Application) -> Any:
@@ -250,26 +288,39 @@ def _detail(application: Application) -> Any:
 
 class ApplicationFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Application.Status.choices)
-    program = django_filters.NumberFilter(field_name="program_id", min_value=1, max_value=BIGINT_MAX)
-    organization = django_filters.NumberFilter(field_name="organization_id", min_value=1, max_value=BIGINT_MAX)
+    program = django_filters.NumberFilter(
+        field_name="program_id", min_value=1, max_value=BIGINT_MAX
+    )
+    organization = django_filters.NumberFilter(
+        field_name="organization_id", min_value=1, max_value=BIGINT_MAX
+    )
     search = django_filters.CharFilter(method="filter_search", max_length=100)
     submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
     submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(
-        fields=(("submitted_at", "submitted_at"), ("created_at", "created_at"), ("updated_at", "updated_at"),
-                ("requested_amount_cents", "requested_amount"), ("reference", "reference"))
+        fields=(
+            ("submitted_at", "submitted_at"),
+            ("created_at", "created_at"),
+            ("updated_at", "updated_at"),
+            ("requested_amount_cents", "requested_amount"),
+            ("reference", "reference"),
+        )
     )
 
     class Meta:
         model = Application
         fields: list[str] = []
 
-    def filter_search(self, queryset: QuerySet[Application], name: str, value: str) -> QuerySet[Application]:
+    def filter_search(
+        self, queryset: QuerySet[Application], name: str, value: str
+    ) -> QuerySet[Application]:
         value = value.strip()
         if not value:
             return queryset
         return queryset.filter(
-            Q(reference__iexact=value) | Q(title__icontains=value) | Q(organization__legal_name__icontains=value)
+            Q(reference__iexact=value)
+            | Q(title__icontains=value)
+            | Q(organization__legal_name__icontains=value)
         )
 
 
@@ -296,32 +347,51 @@ class ApplicationListCreateApi(GenericAPIView):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(ApplicationListOutput(page, many=True).data)
 
-    @extend_schema(operation_id="applications_create", request=ApplicationCreateInput,
-                   responses={201: ApplicationDetailOutput})
+    @extend_schema(
+        operation_id="applications_create",
+        request=ApplicationCreateInput,
+        responses={201: ApplicationDetailOutput},
+    )
     def post(self, request: Request) -> Response:
         data = ApplicationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         user: User = request.user  # type: ignore[assignment]
         organization = Organization.objects.filter(pk=data.validated_data["organization"]).first()
         if organization is None:
-            raise DomainError("No such organization.", code="not_found", fields={"organization": ["No such organization."]})
+            raise DomainError(
+                "No such organization.",
+                code="not_found",
+                fields={"organization": ["No such organization."]},
+            )
         organization_get_for(viewer=user, organization_id=organization.pk, action=OrgAction.APPLY)
-        if not Program.objects.filter(pk=data.validated_data["program"], is_published=True).exists():
-            raise DomainError("No such program.", code="not_found", fields={"program": ["No such program."]})
-        application = services.application_create(actor=user, organization_id=organization.pk,
-                                                  program_id=data.validated_data["program"])
+        if not Program.objects.filter(
+            pk=data.validated_data["program"], is_published=True
+        ).exists():
+            raise DomainError(
+                "No such program.", code="not_found", fields={"program": ["No such program."]}
+            )
+        application = services.application_create(
+            actor=user, organization_id=organization.pk, program_id=data.validated_data["program"]
+        )
         return Response(_detail(application), status=status.HTTP_201_CREATED)
 
 
 class ApplicationUpdateInput(StrictInputSerializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     summary = serializers.CharField(max_length=1000, required=False, allow_blank=True)
-    description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, trim_whitespace=False)
-    gpu_hours = serializers.IntegerField(min_value=1, max_value=10**12, required=False, allow_null=True)
+    description = serializers.CharField(
+        max_length=10_000, required=False, allow_blank=True, trim_whitespace=False
+    )
+    gpu_hours = serializers.IntegerField(
+        min_value=1, max_value=10**12, required=False, allow_null=True
+    )
     gpu_model = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    chip_origin = serializers.ChoiceField(choices=Application.ChipPlan.choices, required=False, allow_blank=True)
-    intended_provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all(), required=False,
-                                                           allow_null=True)
+    chip_origin = serializers.ChoiceField(
+        choices=Application.ChipPlan.choices, required=False, allow_blank=True
+    )
+    intended_provider = serializers.PrimaryKeyRelatedField(
+        queryset=Provider.objects.all(), required=False, allow_null=True
+    )
     compute_plan = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
     requested_amount = MoneyField(required=False, allow_null=True, source="requested_amount_cents")
     declares_truthful = serializers.BooleanField(required=False)
@@ -333,20 +403,34 @@ class ApplicationUpdateInput(StrictInputSerializer):
 class ApplicationDetailApi(APIView):
     @extend_schema(operation_id="applications_retrieve", responses=ApplicationDetailOutput)
     def get(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.VIEW)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.VIEW,
+        )
         return Response(_detail(application))
 
-    @extend_schema(operation_id="applications_update", request=ApplicationUpdateInput,
-                   responses=ApplicationDetailOutput)
+    @extend_schema(
+        operation_id="applications_update",
+        request=ApplicationUpdateInput,
+        responses=ApplicationDetailOutput,
+    )
     def patch(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.EDIT)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.EDIT,
+        )
         data = ApplicationUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_update(actor=request.user, application_id=application.pk,  # type: ignore[arg-type]
-                                                  values=dict(data.validated_data))
-        application = application_get_for(viewer=request.user, application_id=application.pk, action=AppAction.VIEW)  # type: ignore[arg-type]
+        application = services.application_update(
+            actor=request.user,
+            application_id=application.pk,  # type: ignore[arg-type]
+            values=dict(data.validated_data),
+        )
+        application = application_get_for(
+            viewer=request.user, application_id=application.pk, action=AppAction.VIEW
+        )  # type: ignore[arg-type]
         return Response(_detail(application))
 
 
@@ -360,39 +444,68 @@ class ApplicationDocumentsApi(APIView):
 
     @extend_schema(operation_id="applications_documents_list", responses=DocumentOutput(many=True))
     def get(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.VIEW)
-        return Response(DocumentOutput(application_documents(application=application), many=True).data)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.VIEW,
+        )
+        return Response(
+            DocumentOutput(application_documents(application=application), many=True).data
+        )
 
-    @extend_schema(operation_id="applications_documents_create", request={"multipart/form-data": DocumentInput},
-                   responses={201: DocumentOutput})
+    @extend_schema(
+        operation_id="applications_documents_create",
+        request={"multipart/form-data": DocumentInput},
+        responses={201: DocumentOutput},
+    )
     def post(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.EDIT)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.EDIT,
+        )
         data = DocumentInput(data=request.data)
         data.is_valid(raise_exception=True)
-        document = services.document_add(actor=request.user, application_id=application.pk,  # type: ignore[arg-type]
-                                         kind=data.validated_data["kind"], upload=data.validated_data["file"])
+        document = services.document_add(
+            actor=request.user,
+            application_id=application.pk,  # type: ignore[arg-type]
+            kind=data.validated_data["kind"],
+            upload=data.validated_data["file"],
+        )
         return Response(DocumentOutput(document).data, status=status.HTTP_201_CREATED)
 
 
 class ApplicationDocumentApi(APIView):
-    @extend_schema(operation_id="applications_documents_download",
-                   responses={(200, "application/octet-stream"): OpenApiResponse(description="The file")})
+    @extend_schema(
+        operation_id="applications_documents_download",
+        responses={(200, "application/octet-stream"): OpenApiResponse(description="The file")},
+    )
     def get(self, request: Request, application_id: int, document_id: int) -> FileResponse:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.VIEW)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.VIEW,
+        )
         document = get_object_or_404(Document, pk=document_id, application=application)
-        response = FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name,
-                                content_type=document.content_type)
+        response = FileResponse(
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=document.original_name,
+            content_type=document.content_type,
+        )
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
     @extend_schema(operation_id="applications_documents_delete", responses={204: None})
     def delete(self, request: Request, application_id: int, document_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.EDIT)
-        services.document_remove(actor=request.user, application_id=application.pk, document_id=document_id)  # type: ignore[arg-type]
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.EDIT,
+        )
+        services.document_remove(
+            actor=request.user, application_id=application.pk, document_id=document_id
+        )  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -410,10 +523,15 @@ class ReceiptOutput(serializers.Serializer):
 class ApplicationSubmitApi(APIView):
     @extend_schema(operation_id="applications_submit", request=None, responses=ReceiptOutput)
     def post(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.SUBMIT)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.SUBMIT,
+        )
         application = services.application_submit(actor=request.user, application_id=application.pk)  # type: ignore[arg-type]
-        version = application.versions.select_related("submitted_by", "application").get(number=application.version)
+        version = application.versions.select_related("submitted_by", "application").get(
+            number=application.version
+        )
         return Response(ReceiptOutput(version).data)
 
 
@@ -422,14 +540,22 @@ class WithdrawInput(StrictInputSerializer):
 
 
 class ApplicationWithdrawApi(APIView):
-    @extend_schema(operation_id="applications_withdraw", request=WithdrawInput, responses=ApplicationListOutput)
+    @extend_schema(
+        operation_id="applications_withdraw", request=WithdrawInput, responses=ApplicationListOutput
+    )
     def post(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.WITHDRAW)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.WITHDRAW,
+        )
         data = WithdrawInput(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_withdraw(actor=request.user, application_id=application.pk,  # type: ignore[arg-type]
-                                                    reason=data.validated_data["reason"])
+        application = services.application_withdraw(
+            actor=request.user,
+            application_id=application.pk,  # type: ignore[arg-type]
+            reason=data.validated_data["reason"],
+        )
         return Response(ApplicationListOutput(application).data)
 
 
@@ -438,14 +564,22 @@ class ReturnInput(StrictInputSerializer):
 
 
 class ApplicationReturnApi(APIView):
-    @extend_schema(operation_id="applications_return", request=ReturnInput, responses=ApplicationListOutput)
+    @extend_schema(
+        operation_id="applications_return", request=ReturnInput, responses=ApplicationListOutput
+    )
     def post(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.RETURN)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.RETURN,
+        )
         data = ReturnInput(data=request.data)
         data.is_valid(raise_exception=True)
-        application = services.application_return(actor=request.user, application_id=application.pk,  # type: ignore[arg-type]
-                                                  message=data.validated_data["message"])
+        application = services.application_return(
+            actor=request.user,
+            application_id=application.pk,  # type: ignore[arg-type]
+            message=data.validated_data["message"],
+        )
         return Response(ApplicationListOutput(application).data)
 
 
@@ -461,9 +595,14 @@ class VersionOutput(serializers.Serializer):
 class ApplicationVersionsApi(APIView):
     @extend_schema(operation_id="applications_versions_list", responses=VersionOutput(many=True))
     def get(self, request: Request, application_id: int) -> Response:
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.VIEW)
-        return Response(VersionOutput(application_versions(application=application), many=True).data)
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.VIEW,
+        )
+        return Response(
+            VersionOutput(application_versions(application=application), many=True).data
+        )
 
 
 class ChangeOutput(serializers.Serializer):
@@ -483,12 +622,20 @@ class ApplicationVersionDiffApi(APIView):
     @extend_schema(operation_id="applications_versions_diff", responses=DiffOutput)
     def get(self, request: Request, application_id: int, number: int) -> Response:
         """What changed in version `number` compared with the version before it."""
-        application = application_get_for(viewer=request.user, application_id=application_id,  # type: ignore[arg-type]
-                                          action=AppAction.VIEW)
-        versions = {v.number: v for v in ApplicationVersion.objects.filter(
-            application=application, number__in=[number - 1, number])}
+        application = application_get_for(
+            viewer=request.user,
+            application_id=application_id,  # type: ignore[arg-type]
+            action=AppAction.VIEW,
+        )
+        versions = {
+            v.number: v
+            for v in ApplicationVersion.objects.filter(
+                application=application, number__in=[number - 1, number]
+            )
+        }
         if number not in versions or number - 1 not in versions:
             raise Http404("No such version, or it is the first.")
         changes = diff(versions[number - 1].snapshot, versions[number].snapshot)
-        return Response(DiffOutput({"from_version": number - 1, "to_version": number, "changes": changes}).data)
-
+        return Response(
+            DiffOutput({"from_version": number - 1, "to_version": number, "changes": changes}).data
+        )

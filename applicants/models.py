@@ -14,7 +14,14 @@ from disbursement.models import ChipOrigin
 
 TEXT_LIMIT = 10_000  # longest free-text answer we accept (characters)
 ALL_STATUSES = [
-    "draft", "submitted", "screening", "in_review", "returned", "approved", "rejected", "withdrawn",
+    "draft",
+    "submitted",
+    "screening",
+    "in_review",
+    "returned",
+    "approved",
+    "rejected",
+    "withdrawn",
 ]
 
 
@@ -38,7 +45,11 @@ class Organization(BaseModel):
     annual_revenue_cents = models.BigIntegerField(_("annual revenue (cents)"), default=0)
     revenue_currency = models.CharField(_("revenue currency"), max_length=3, default="CNY")
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="affiliates",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="affiliates",
         verbose_name=_("parent organization"),
         help_text=_("Affiliated organizations count as one for eligibility."),
     )
@@ -53,7 +64,9 @@ class Organization(BaseModel):
         verbose_name = _("organization")
         verbose_name_plural = _("organizations")
         constraints = [
-            models.CheckConstraint(condition=Q(annual_revenue_cents__gte=0), name="org_revenue_nonneg"),
+            models.CheckConstraint(
+                condition=Q(annual_revenue_cents__gte=0), name="org_revenue_nonneg"
+            ),
             models.CheckConstraint(
                 condition=Q(registration_scheme__in=["cn_uscc", "other"]), name="org_scheme_valid"
             ),
@@ -68,14 +81,20 @@ class Membership(BaseModel):
         OWNER = "owner", _("Owner")
         MEMBER = "member", _("Member")
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "user"], name="membership_unique"),
-            models.CheckConstraint(condition=Q(role__in=["owner", "member"]), name="membership_role_valid"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "member"]), name="membership_role_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -85,11 +104,17 @@ class Membership(BaseModel):
 class Invitation(BaseModel):
     """An emailed invitation to join an organization. Only the token's SHA-256 is stored."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
     email = models.EmailField(_("email"))
-    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER
+    )
     token_hash = models.CharField(max_length=64, unique=True)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
@@ -127,17 +152,25 @@ class Application(BaseModel):
         Status.WITHDRAWN: set(),
     }
     EDITABLE = frozenset({Status.DRAFT, Status.RETURNED})
-    OPEN = frozenset({Status.DRAFT, Status.SUBMITTED, Status.SCREENING, Status.IN_REVIEW, Status.RETURNED})
+    OPEN = frozenset(
+        {Status.DRAFT, Status.SUBMITTED, Status.SCREENING, Status.IN_REVIEW, Status.RETURNED}
+    )
 
     class ChipPlan(models.TextChoices):
         DOMESTIC = ChipOrigin.DOMESTIC.value, ChipOrigin.DOMESTIC.label
         FOREIGN = ChipOrigin.FOREIGN.value, ChipOrigin.FOREIGN.label
         MIXED = "mixed", _("Both domestic and foreign chips")
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="applications")
-    program = models.ForeignKey("vouchers.Program", on_delete=models.PROTECT, related_name="applications")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="applications"
+    )
+    program = models.ForeignKey(
+        "vouchers.Program", on_delete=models.PROTECT, related_name="applications"
+    )
     reference = models.CharField(_("reference"), max_length=40, unique=True)
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.DRAFT
+    )
     version = models.PositiveIntegerField(_("submitted versions"), default=0)
     currency = models.CharField(max_length=3)
 
@@ -145,24 +178,39 @@ class Application(BaseModel):
     title = models.CharField(_("project title"), max_length=200, blank=True)
     summary = models.CharField(_("one-paragraph summary"), max_length=1000, blank=True)
     description = models.TextField(
-        _("project description"), max_length=TEXT_LIMIT, blank=True, validators=[MaxLengthValidator(TEXT_LIMIT)]
+        _("project description"),
+        max_length=TEXT_LIMIT,
+        blank=True,
+        validators=[MaxLengthValidator(TEXT_LIMIT)],
     )
     # Compute plan
     gpu_hours = models.PositiveBigIntegerField(_("GPU-hours needed"), null=True, blank=True)
     gpu_model = models.CharField(_("accelerator model"), max_length=100, blank=True)
-    chip_origin = models.CharField(_("chip origin"), max_length=10, choices=ChipPlan.choices, blank=True)
+    chip_origin = models.CharField(
+        _("chip origin"), max_length=10, choices=ChipPlan.choices, blank=True
+    )
     intended_provider = models.ForeignKey(
-        "disbursement.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "disbursement.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         verbose_name=_("intended compute provider"),
     )
     compute_plan = models.TextField(
-        _("how the compute will be used"), max_length=TEXT_LIMIT, blank=True,
+        _("how the compute will be used"),
+        max_length=TEXT_LIMIT,
+        blank=True,
         validators=[MaxLengthValidator(TEXT_LIMIT)],
     )
     # Funding
-    requested_amount_cents = models.BigIntegerField(_("requested amount (cents)"), null=True, blank=True)
+    requested_amount_cents = models.BigIntegerField(
+        _("requested amount (cents)"), null=True, blank=True
+    )
     # Declarations
-    declares_truthful = models.BooleanField(_("the information is true and complete"), default=False)
+    declares_truthful = models.BooleanField(
+        _("the information is true and complete"), default=False
+    )
     declares_no_double_funding = models.BooleanField(
         _("the same compute is not funded by another public program"), default=False
     )
@@ -174,31 +222,41 @@ class Application(BaseModel):
 
     submitted_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
-    return_message = models.TextField(blank=True, max_length=TEXT_LIMIT, validators=[MaxLengthValidator(TEXT_LIMIT)])
+    return_message = models.TextField(
+        blank=True, max_length=TEXT_LIMIT, validators=[MaxLengthValidator(TEXT_LIMIT)]
+    )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdraw_reason = models.CharField(max_length=1000, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("application")
         verbose_name_plural = _("applications")
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=ALL_STATUSES), name="application_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=ALL_STATUSES), name="application_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(requested_amount_cents__isnull=True) | Q(requested_amount_cents__gt=0),
                 name="application_amount_positive",
             ),
             models.CheckConstraint(
-                condition=Q(gpu_hours__isnull=True) | Q(gpu_hours__gt=0), name="application_gpu_hours_positive"
+                condition=Q(gpu_hours__isnull=True) | Q(gpu_hours__gt=0),
+                name="application_gpu_hours_positive",
             ),
             models.CheckConstraint(
-                condition=Q(chip_origin__in=["", "domestic", "foreign", "mixed"]), name="application_chip_valid"
+                condition=Q(chip_origin__in=["", "domestic", "foreign", "mixed"]),
+                name="application_chip_valid",
             ),
             # One open application per organization per program, whatever the concurrency.
             models.UniqueConstraint(
                 fields=["organization", "program"],
-                condition=Q(status__in=["draft", "submitted", "screening", "in_review", "returned"]),
+                condition=Q(
+                    status__in=["draft", "submitted", "screening", "in_review", "returned"]
+                ),
                 name="application_one_open_per_org_program",
             ),
         ]
@@ -229,12 +287,16 @@ class ApplicationVersion(BaseModel):
     snapshot = models.JSONField()
     content_sha256 = models.CharField(max_length=64)
     submitted_at = models.DateTimeField()
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["application", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["application", "number"], name="application_version_unique"),
+            models.UniqueConstraint(
+                fields=["application", "number"], name="application_version_unique"
+            ),
             models.CheckConstraint(condition=Q(number__gte=1), name="application_version_positive"),
         ]
 
@@ -263,7 +325,9 @@ class Document(BaseModel):
     content_type = models.CharField(max_length=50)
     size_bytes = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -278,4 +342,3 @@ class Document(BaseModel):
 
     def __str__(self) -> str:
         return self.original_name
-

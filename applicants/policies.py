@@ -25,7 +25,9 @@ class OrgAction(StrEnum):
     APPLY = "apply"
 
 
-OFFICER_VIEW_ROLES = frozenset({User.Role.REVIEWER, User.Role.APPROVER, User.Role.ADMIN, User.Role.AUDITOR})
+OFFICER_VIEW_ROLES = frozenset(
+    {User.Role.REVIEWER, User.Role.APPROVER, User.Role.ADMIN, User.Role.AUDITOR}
+)
 RETURN_ROLES = frozenset({User.Role.REVIEWER, User.Role.APPROVER, User.Role.ADMIN})
 
 
@@ -51,7 +53,10 @@ def application_allows(user: User, application: Application, action: AppAction) 
         return False
     if user.role == User.Role.APPLICANT:
         return _member_role(user, application.organization_id) is not None and action in {
-            AppAction.VIEW, AppAction.EDIT, AppAction.SUBMIT, AppAction.WITHDRAW,
+            AppAction.VIEW,
+            AppAction.EDIT,
+            AppAction.SUBMIT,
+            AppAction.WITHDRAW,
         }
     if application.status == Application.Status.DRAFT:
         return False  # drafts are private to the organization
@@ -77,4 +82,3 @@ def organization_allows(user: User, organization: Organization, action: OrgActio
 
 def can_create_organization(user: User) -> bool:
     return user.is_authenticated and user.role == User.Role.APPLICANT
-

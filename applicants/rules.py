@@ -47,18 +47,50 @@ def missing_items(application: Application, documents: Iterable[Document]) -> li
     need("project", "description", bool(a.description.strip()), _("Describe the project."))
     need("compute", "gpu_hours", bool(a.gpu_hours), _("Say how many GPU-hours you need."))
     need("compute", "chip_origin", bool(a.chip_origin), _("Say which chips you will use."))
-    need("compute", "intended_provider", a.intended_provider_id is not None, _("Choose a compute provider."))
-    need("funding", "requested_amount_cents", bool(a.requested_amount_cents), _("Enter the amount you request."))
+    need(
+        "compute",
+        "intended_provider",
+        a.intended_provider_id is not None,
+        _("Choose a compute provider."),
+    )
+    need(
+        "funding",
+        "requested_amount_cents",
+        bool(a.requested_amount_cents),
+        _("Enter the amount you request."),
+    )
     kinds = {d.kind for d in documents}
     for kind in Document.REQUIRED_KINDS:
-        need("documents", "documents", kind in kinds,
-             _("Upload your %(kind)s.") % {"kind": Document.Kind(kind).label.lower()})
-    need("declarations", "declares_truthful", a.declares_truthful, _("Confirm that the information is true."))
-    need("declarations", "declares_no_double_funding", a.declares_no_double_funding,
-         _("Confirm that the compute is not funded twice."))
-    need("declarations", "declares_no_provider_affiliation", a.declares_no_provider_affiliation,
-         _("Confirm that you are not affiliated with the provider."))
-    need("declarations", "declared_by_name", bool(a.declared_by_name.strip()), _("Sign with your full name."))
+        need(
+            "documents",
+            "documents",
+            kind in kinds,
+            _("Upload your %(kind)s.") % {"kind": Document.Kind(kind).label.lower()},
+        )
+    need(
+        "declarations",
+        "declares_truthful",
+        a.declares_truthful,
+        _("Confirm that the information is true."),
+    )
+    need(
+        "declarations",
+        "declares_no_double_funding",
+        a.declares_no_double_funding,
+        _("Confirm that the compute is not funded twice."),
+    )
+    need(
+        "declarations",
+        "declares_no_provider_affiliation",
+        a.declares_no_provider_affiliation,
+        _("Confirm that you are not affiliated with the provider."),
+    )
+    need(
+        "declarations",
+        "declared_by_name",
+        bool(a.declared_by_name.strip()),
+        _("Sign with your full name."),
+    )
     return out
 
 
@@ -100,7 +132,13 @@ def snapshot(application: Application, documents: Iterable[Document]) -> dict[st
             "signed_by": a.declared_by_name,
         },
         "documents": [
-            {"id": d.pk, "kind": d.kind, "name": d.original_name, "sha256": d.sha256, "size": d.size_bytes}
+            {
+                "id": d.pk,
+                "kind": d.kind,
+                "name": d.original_name,
+                "sha256": d.sha256,
+                "size": d.size_bytes,
+            }
             for d in documents
         ],
     }
@@ -138,7 +176,10 @@ def _show(key: str, value: Any, currency: str) -> str:
     if value is None or value == "":
         return "—"
     if key == "documents":
-        return "\n".join(f"{d['name']} ({d['kind']}, sha256 {d['sha256'][:12]}…)" for d in value) or "—"
+        return (
+            "\n".join(f"{d['name']} ({d['kind']}, sha256 {d['sha256'][:12]}…)" for d in value)
+            or "—"
+        )
     if key == "requested_amount":
         return format_money(_cents(value), currency)
     if isinstance(value, dict):
@@ -155,7 +196,12 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     """The answers that changed between two snapshots, in the order of DIFF_LABELS."""
     currency = after.get("currency", "")
     return [
-        Change(key, str(label), _show(key, before.get(key), currency), _show(key, after.get(key), currency))
+        Change(
+            key,
+            str(label),
+            _show(key, before.get(key), currency),
+            _show(key, after.get(key), currency),
+        )
         for key, label in DIFF_LABELS.items()
         if before.get(key) != after.get(key)
     ]

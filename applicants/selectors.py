@@ -47,7 +47,9 @@ def organization_get_for(*, viewer: User, organization_id: int, action: OrgActio
     return organization
 
 
-def application_list_for_viewer(*, viewer: User, filters: dict[str, Any] | None = None) -> QuerySet[Application]:
+def application_list_for_viewer(
+    *, viewer: User, filters: dict[str, Any] | None = None
+) -> QuerySet[Application]:
     """Applications the viewer may see: their organizations' for applicants; every non-draft
     application for officers and auditors; nothing for anyone else."""
     qs = Application.objects.select_related("organization", "program")
@@ -61,7 +63,11 @@ def application_list_for_viewer(*, viewer: User, filters: dict[str, Any] | None 
         return qs.none()
     filters = filters or {}
     if filters.get("status"):
-        qs = qs.filter(status__in=filters["status"] if isinstance(filters["status"], list) else [filters["status"]])
+        qs = qs.filter(
+            status__in=filters["status"]
+            if isinstance(filters["status"], list)
+            else [filters["status"]]
+        )
     if filters.get("program"):
         qs = qs.filter(program_id=filters["program"])
     if filters.get("organization"):
@@ -69,7 +75,9 @@ def application_list_for_viewer(*, viewer: User, filters: dict[str, Any] | None 
     if filters.get("search"):
         term = filters["search"]
         qs = qs.filter(
-            Q(reference__iexact=term) | Q(title__icontains=term) | Q(organization__legal_name__icontains=term)
+            Q(reference__iexact=term)
+            | Q(title__icontains=term)
+            | Q(organization__legal_name__icontains=term)
         )
     return qs
 
@@ -82,7 +90,9 @@ def application_get_for(*, viewer: User, application_id: Any, action: AppAction)
     except (TypeError, ValueError):
         raise Http404("No such application.") from None
     application = (
-        Application.objects.select_related("organization", "program", "intended_provider").filter(pk=pk).first()
+        Application.objects.select_related("organization", "program", "intended_provider")
+        .filter(pk=pk)
+        .first()
     )
     if application is None:
         raise Http404("No such application.")

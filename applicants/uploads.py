@@ -61,28 +61,44 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     size = upload.size or 0
     limit = settings.DOCUMENT_MAX_BYTES
     if size == 0:
-        raise DomainError(_("The file %(name)s is empty.") % {"name": name}, code="empty_file",
-                          fields={"file": [_("The file is empty.")]})
+        raise DomainError(
+            _("The file %(name)s is empty.") % {"name": name},
+            code="empty_file",
+            fields={"file": [_("The file is empty.")]},
+        )
     if size > limit:
-        message = _("The file is %(size)s; the limit is %(limit)s. Scan at a lower resolution or split it.") % {
-            "size": filesizeformat(size), "limit": filesizeformat(limit)}
+        message = _(
+            "The file is %(size)s; the limit is %(limit)s. Scan at a lower resolution or split it."
+        ) % {"size": filesizeformat(size), "limit": filesizeformat(limit)}
         raise DomainError(message, code="file_too_large", fields={"file": [message]})
     upload.seek(0)
     data = upload.read()
     content_type = _sniff(data[:16])
     extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if content_type is None:
-        message = _("%(name)s is not a PDF, PNG or JPEG file (whatever its name says). "
-                    "Save or scan the document as PDF and upload that.") % {"name": name}
+        message = _(
+            "%(name)s is not a PDF, PNG or JPEG file (whatever its name says). "
+            "Save or scan the document as PDF and upload that."
+        ) % {"name": name}
         raise DomainError(message, code="file_type_not_allowed", fields={"file": [message]})
     if extension not in ALLOWED[content_type]:
-        message = _("%(name)s contains a %(kind)s but its name ends in '%(ext)s'. Rename it and try again.") % {
-            "name": name, "kind": content_type.split("/")[-1].upper(), "ext": extension or _("(nothing)")}
+        message = _(
+            "%(name)s contains a %(kind)s but its name ends in '%(ext)s'. Rename it and try again."
+        ) % {
+            "name": name,
+            "kind": content_type.split("/")[-1].upper(),
+            "ext": extension or _("(nothing)"),
+        }
         raise DomainError(message, code="file_extension_mismatch", fields={"file": [message]})
     if not _opens(content_type, data):
-        message = _("%(name)s could not be opened; it may be damaged or password-protected.") % {"name": name}
+        message = _("%(name)s could not be opened; it may be damaged or password-protected.") % {
+            "name": name
+        }
         raise DomainError(message, code="file_unreadable", fields={"file": [message]})
     upload.seek(0)
     return CheckedUpload(
-        content_type=content_type, size_bytes=size, sha256=hashlib.sha256(data).hexdigest(), original_name=name
+        content_type=content_type,
+        size_bytes=size,
+        sha256=hashlib.sha256(data).hexdigest(),
+        original_name=name,
     )

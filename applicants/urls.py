@@ -12,10 +12,22 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("programs/<int:program_id>/apply/", views.application_start, name="application_start"),
     path("applications/<int:pk>/", views.application_detail, name="application_detail"),
-    path("applications/<int:pk>/edit/<slug:step>/", views.application_step, name="application_step"),
+    path(
+        "applications/<int:pk>/edit/<slug:step>/", views.application_step, name="application_step"
+    ),
     path("applications/<int:pk>/review/", views.application_review, name="application_review"),
     path("applications/<int:pk>/submit/", views.application_submit, name="application_submit"),
-    path("applications/<int:pk>/receipt/<int:number>/", views.application_receipt, name="application_receipt"),
-    path("applications/<int:pk>/withdraw/", views.application_withdraw, name="application_withdraw"),
-    path("applications/<int:pk>/documents/<int:document_id>/", views.document_download, name="document_download"),
+    path(
+        "applications/<int:pk>/receipt/<int:number>/",
+        views.application_receipt,
+        name="application_receipt",
+    ),
+    path(
+        "applications/<int:pk>/withdraw/", views.application_withdraw, name="application_withdraw"
+    ),
+    path(
+        "applications/<int:pk>/documents/<int:document_id>/",
+        views.document_download,
+        name="document_download",
+    ),
 ]

@@ -37,14 +37,17 @@ def validate(raw: str) -> str:
     code = normalize(raw)
     if len(code) != LENGTH:
         raise UsccError(
-            _("A unified social credit code has 18 characters; this one has %(n)d.") % {"n": len(code)},
+            _("A unified social credit code has 18 characters; this one has %(n)d.")
+            % {"n": len(code)},
             "uscc_length",
         )
     forbidden = sorted({ch for ch in code if ch in FORBIDDEN})
     if forbidden:
         raise UsccError(
-            _("The letters I, O, S, V and Z never appear in a unified social credit code "
-              "(found: %(letters)s). Check for the digits 1, 0, 5, 2 instead.")
+            _(
+                "The letters I, O, S, V and Z never appear in a unified social credit code "
+                "(found: %(letters)s). Check for the digits 1, 0, 5, 2 instead."
+            )
             % {"letters": ", ".join(forbidden)},
             "uscc_forbidden_letter",
         )
@@ -63,8 +66,10 @@ def validate(raw: str) -> str:
     expected = check_character(code[:17])
     if code[17] != expected:
         raise UsccError(
-            _("The last character (the check character) does not match the rest of the code. "
-              "Compare it with the business licence: one character is probably mistyped."),
+            _(
+                "The last character (the check character) does not match the rest of the code. "
+                "Compare it with the business licence: one character is probably mistyped."
+            ),
             "uscc_check_character",
         )
     return code

@@ -55,17 +55,27 @@ def _applicant_required(request: HttpRequest) -> User:
 def dashboard(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     if not user.is_applicant:
-        return redirect("officer:applications" if user.role in User.OFFICER_ROLES or user.is_auditor else "home")
+        return redirect(
+            "officer:applications" if user.role in User.OFFICER_ROLES or user.is_auditor else "home"
+        )
     organizations = list(organization_list_for_user(user=user))
     applications = list(application_list_for_viewer(viewer=user).order_by("-updated_at")[:50])
     programs = list(program_list_open())
     applied = {(a.program_id) for a in applications if a.is_open}
-    return render(request, "applicants/dashboard.html", {
-        "organizations": organizations, "applications": applications, "programs": programs, "applied": applied,
-    })
+    return render(
+        request,
+        "applicants/dashboard.html",
+        {
+            "organizations": organizations,
+            "applications": applications,
+            "programs": programs,
+            "applied": applied,
+        },
+    )
 
 
 # --- Organizations -----------------------------------------------------------------------------
+
 
 def _org_values(data: dict[str, Any]) -> dict[str, Any]:
     values = dict(data)
@@ -82,13 +92,20 @@ def organization_create(request: HttpRequest) -> HttpResponse:
     form = OrganizationForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            organization = services.organization_create(actor=user, **_org_values(form.cleaned_data))
+            organization = services.organization_create(
+                actor=user, **_org_values(form.cleaned_data)
+            )
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, _("%(name)s is registered. You can now apply to a program.")
-                             % {"name": organization.legal_name})
-            return redirect(safe_next(request, request.GET.get("next"), reverse("applicants:dashboard")))
+            messages.success(
+                request,
+                _("%(name)s is registered. You can now apply to a program.")
+                % {"name": organization.legal_name},
+            )
+            return redirect(
+                safe_next(request, request.GET.get("next"), reverse("applicants:dashboard"))
+            )
     return render(request, "applicants/organization_form.html", {"form": form, "creating": True})
 
 
@@ -101,20 +118,34 @@ def organization_detail(request: HttpRequest, pk: int) -> HttpResponse:
         organization_get_for(viewer=user, organization_id=pk, action=OrgAction.INVITE)
         if invite_form.is_valid():
             try:
-                services.invitation_create(actor=user, organization_id=organization.pk,
-                                           email=invite_form.cleaned_data["email"])
+                services.invitation_create(
+                    actor=user,
+                    organization_id=organization.pk,
+                    email=invite_form.cleaned_data["email"],
+                )
             except DomainError as exc:
                 add_domain_error(invite_form, exc)
             else:
-                messages.success(request, _("Invitation sent to %(email)s.") % invite_form.cleaned_data)
+                messages.success(
+                    request, _("Invitation sent to %(email)s.") % invite_form.cleaned_data
+                )
                 return redirect("applicants:organization_detail", pk=pk)
     memberships = organization.memberships.select_related("user").order_by("created_at")
-    invitations = organization.invitations.filter(accepted_at__isnull=True).select_related("invited_by")
+    invitations = organization.invitations.filter(accepted_at__isnull=True).select_related(
+        "invited_by"
+    )
     is_owner = any(m.user_id == user.pk and m.role == Membership.Role.OWNER for m in memberships)
-    return render(request, "applicants/organization_detail.html", {
-        "organization": organization, "memberships": memberships, "invitations": invitations,
-        "invite_form": invite_form, "is_owner": is_owner,
-    })
+    return render(
+        request,
+        "applicants/organization_detail.html",
+        {
+            "organization": organization,
+            "memberships": memberships,
+            "invitations": invitations,
+            "invite_form": invite_form,
+            "is_owner": is_owner,
+        },
+    )
 
 
 @login_required
@@ -125,18 +156,24 @@ def organization_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = OrganizationEditForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.organization_update(actor=user, organization_id=organization.pk, **_org_values(form.cleaned_data))
+            services.organization_update(
+                actor=user, organization_id=organization.pk, **_org_values(form.cleaned_data)
+            )
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("applicants:organization_detail", pk=pk)
-    return render(request, "applicants/organization_form.html", {"form": form, "organization": organization})
+    return render(
+        request, "applicants/organization_form.html", {"form": form, "organization": organization}
+    )
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
-        messages.info(request, _("Log in or create an account with the invited email address to join."))
+        messages.info(
+            request, _("Log in or create an account with the invited email address to join.")
+        )
         return redirect(f"{reverse('accounts:login')}?next={request.path}")
     if request.method == "POST":
         try:
@@ -150,6 +187,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 # --- Applications ------------------------------------------------------------------------------
 
+
 @login_required
 def application_start(request: HttpRequest, program_id: int) -> HttpResponse:
     user = _applicant_required(request)
@@ -157,19 +195,27 @@ def application_start(request: HttpRequest, program_id: int) -> HttpResponse:
     organizations = organization_list_for_user(user=user)
     if not organizations.exists():
         messages.info(request, _("First tell us about your organization; then you can apply."))
-        return redirect(f"{reverse('applicants:organization_create')}?next={reverse('vouchers:program_detail', args=[program.slug])}")
-    form = ChooseOrganizationForm(posted(request), organizations=organizations,
-                                  initial={"organization": organizations.first()})
+        back = reverse("vouchers:program_detail", args=[program.slug])
+        return redirect(f"{reverse('applicants:organization_create')}?next={back}")
+    form = ChooseOrganizationForm(
+        posted(request),
+        organizations=organizations,
+        initial={"organization": organizations.first()},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             application = services.application_create(
-                actor=user, organization_id=form.cleaned_data["organization"].pk, program_id=program.pk
+                actor=user,
+                organization_id=form.cleaned_data["organization"].pk,
+                program_id=program.pk,
             )
         except DomainError as exc:
             if exc.code == "application_exists":
                 existing = Application.objects.filter(
-                    organization=form.cleaned_data["organization"], program=program,
-                    status__in=Application.OPEN).first()
+                    organization=form.cleaned_data["organization"],
+                    program=program,
+                    status__in=Application.OPEN,
+                ).first()
                 messages.info(request, exc.message)
                 if existing:
                     return redirect("applicants:application_detail", pk=existing.pk)
@@ -179,15 +225,28 @@ def application_start(request: HttpRequest, program_id: int) -> HttpResponse:
     return render(request, "applicants/application_start.html", {"program": program, "form": form})
 
 
-def _wizard_context(application: Application, documents: list[Document], current: str) -> dict[str, Any]:
+def _wizard_context(
+    application: Application, documents: list[Document], current: str
+) -> dict[str, Any]:
     states = step_states(application, documents)
-    steps = [{"slug": slug, "title": title, "complete": states[slug], "current": slug == current,
-              "number": i + 1} for i, (slug, title) in enumerate(STEPS)]
+    steps = [
+        {
+            "slug": slug,
+            "title": title,
+            "complete": states[slug],
+            "current": slug == current,
+            "number": i + 1,
+        }
+        for i, (slug, title) in enumerate(STEPS)
+    ]
     done = sum(1 for s in steps if s["complete"])
-    return {"application": application, "steps": steps, "progress_done": done, "progress_total": len(steps),
-            "progress_percent": round(100 * done / len(steps))}
-
-
+    return {
+        "application": application,
+        "steps": steps,
+        "progress_done": done,
+        "progress_total": len(steps),
+        "progress_percent": round(100 * done / len(steps)),
+    }
 
 
 def _step_form(step: str, application: Application, data: Any = None) -> Any:
@@ -196,8 +255,11 @@ def _step_form(step: str, application: Application, data: Any = None) -> Any:
     if step == "compute":
         return ComputeForm(data, instance=application, program=application.program)
     if step == "funding":
-        return FundingForm(data, program=application.program,
-                           initial={"requested_amount_cents": application.requested_amount_cents})
+        return FundingForm(
+            data,
+            program=application.program,
+            initial={"requested_amount_cents": application.requested_amount_cents},
+        )
     if step == "declarations":
         form = DeclarationsForm(data, instance=application)
         if not application.declared_by_name and data is None:
@@ -238,7 +300,9 @@ def _after_save(request: HttpRequest, application: Application, step: str) -> Ht
         return redirect("applicants:application_step", pk=application.pk, step=step)
     index = STEP_SLUGS.index(step)
     if index + 1 < len(STEP_SLUGS):
-        return redirect("applicants:application_step", pk=application.pk, step=STEP_SLUGS[index + 1])
+        return redirect(
+            "applicants:application_step", pk=application.pk, step=STEP_SLUGS[index + 1]
+        )
     return redirect("applicants:application_review", pk=application.pk)
 
 
@@ -248,10 +312,15 @@ def _documents_step(request: HttpRequest, application: Application) -> HttpRespo
     if request.method == "POST":
         if "remove" in request.POST:
             try:
-                services.document_remove(actor=user, application_id=application.pk,
-                                         document_id=int(request.POST["remove"]))
+                services.document_remove(
+                    actor=user,
+                    application_id=application.pk,
+                    document_id=int(request.POST["remove"]),
+                )
             except (DomainError, ValueError) as exc:
-                messages.error(request, getattr(exc, "message", _("That document could not be removed.")))
+                messages.error(
+                    request, getattr(exc, "message", _("That document could not be removed."))
+                )
             else:
                 messages.success(request, _("Document removed."))
             return redirect("applicants:application_step", pk=application.pk, step="documents")
@@ -259,13 +328,21 @@ def _documents_step(request: HttpRequest, application: Application) -> HttpRespo
             form = DocumentForm(request.POST, request.FILES)
             if form.is_valid():
                 try:
-                    document = services.document_add(actor=user, application_id=application.pk,
-                                                     kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"])
+                    document = services.document_add(
+                        actor=user,
+                        application_id=application.pk,
+                        kind=form.cleaned_data["kind"],
+                        upload=form.cleaned_data["file"],
+                    )
                 except DomainError as exc:
                     add_domain_error(form, exc)
                 else:
-                    messages.success(request, _("%(name)s uploaded.") % {"name": document.original_name})
-                    return redirect("applicants:application_step", pk=application.pk, step="documents")
+                    messages.success(
+                        request, _("%(name)s uploaded.") % {"name": document.original_name}
+                    )
+                    return redirect(
+                        "applicants:application_step", pk=application.pk, step="documents"
+                    )
         else:
             return _after_save(request, application, "documents")
     documents = list(application_documents(application=application))
@@ -283,7 +360,13 @@ def application_review(request: HttpRequest, pk: int) -> HttpResponse:
     documents = list(application_documents(application=application))
     missing = missing_items(application, documents)
     ctx = _wizard_context(application, documents, "review")
-    ctx.update({"documents": documents, "missing": missing, "email_unverified": not user.has_verified_email})
+    ctx.update(
+        {
+            "documents": documents,
+            "missing": missing,
+            "email_unverified": not user.has_verified_email,
+        }
+    )
     return render(request, "applicants/application_review.html", ctx)
 
 
@@ -305,12 +388,18 @@ def application_receipt(request: HttpRequest, pk: int, number: int) -> HttpRespo
     user: User = request.user  # type: ignore[assignment]
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
     version = get_object_or_404(application.versions.select_related("submitted_by"), number=number)
-    return render(request, "applicants/receipt.html", {"application": application, "version": version})
+    return render(
+        request, "applicants/receipt.html", {"application": application, "version": version}
+    )
 
 
 APPLICANT_TIMELINE_ACTIONS = {
-    "application.created", "application.submitted", "application.returned", "application.withdrawn",
-    "application.document_added", "application.document_removed",
+    "application.created",
+    "application.submitted",
+    "application.returned",
+    "application.withdrawn",
+    "application.document_added",
+    "application.document_removed",
 }
 
 
@@ -320,16 +409,24 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
     if not user.is_applicant:
         return redirect("officer:application_detail", pk=pk)
-    events = [e for e in audit_events_for_target(target_type="applicants.application", target_id=str(pk))
-              if e.action in APPLICANT_TIMELINE_ACTIONS]
-    return render(request, "applicants/application_detail.html", {
-        "application": application,
-        "versions": list(application_versions(application=application)),
-        "documents": list(application_documents(application=application)),
-        "events": events,
-        "withdraw_form": WithdrawForm(),
-        "can_withdraw": Application.Status.WITHDRAWN in Application.TRANSITIONS[application.status],
-    })
+    events = [
+        e
+        for e in audit_events_for_target(target_type="applicants.application", target_id=str(pk))
+        if e.action in APPLICANT_TIMELINE_ACTIONS
+    ]
+    return render(
+        request,
+        "applicants/application_detail.html",
+        {
+            "application": application,
+            "versions": list(application_versions(application=application)),
+            "documents": list(application_documents(application=application)),
+            "events": events,
+            "withdraw_form": WithdrawForm(),
+            "can_withdraw": Application.Status.WITHDRAWN
+            in Application.TRANSITIONS[application.status],
+        },
+    )
 
 
 @login_required
@@ -339,14 +436,19 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     form = WithdrawForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            services.application_withdraw(actor=user, application_id=application.pk,
-                                          reason=form.cleaned_data["reason"])
+            services.application_withdraw(
+                actor=user, application_id=application.pk, reason=form.cleaned_data["reason"]
+            )
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("Application %(ref)s was withdrawn.") % {"ref": application.reference})
+            messages.success(
+                request, _("Application %(ref)s was withdrawn.") % {"ref": application.reference}
+            )
         return redirect("applicants:application_detail", pk=pk)
-    return render(request, "applicants/application_withdraw.html", {"application": application, "form": form})
+    return render(
+        request, "applicants/application_withdraw.html", {"application": application, "form": form}
+    )
 
 
 @login_required
@@ -355,10 +457,12 @@ def document_download(request: HttpRequest, pk: int, document_id: int) -> FileRe
     user: User = request.user  # type: ignore[assignment]
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
     document = get_object_or_404(Document, pk=document_id, application=application)
-    response = FileResponse(document.file.open("rb"), as_attachment=True, filename=document.original_name,
-                            content_type=document.content_type)
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.original_name,
+        content_type=document.content_type,
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'"
     return response
-
-

@@ -7,7 +7,15 @@ from audit.models import AuditEvent
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: events are never edited or deleted, not even by superusers."""
 
-    list_display = ["occurred_at", "action", "actor_label", "target_type", "target_id", "target_label", "ip"]
+    list_display = [
+        "occurred_at",
+        "action",
+        "actor_label",
+        "target_type",
+        "target_id",
+        "target_label",
+        "ip",
+    ]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_label", "target_id", "target_label", "stream", "request_id"]
     date_hierarchy = "occurred_at"

@@ -20,6 +20,8 @@ def dispatch_after_commit(task: Any, **kwargs: Any) -> None:
         try:
             task.delay(**kwargs)
         except Exception:  # broker down or misconfigured; the sweep will retry
-            logger.warning("could not queue %s(%s); the sweep will retry", task.name, kwargs, exc_info=True)
+            logger.warning(
+                "could not queue %s(%s); the sweep will retry", task.name, kwargs, exc_info=True
+            )
 
     transaction.on_commit(_send)

@@ -34,7 +34,9 @@ class MoneyField(forms.CharField):
             raise forms.ValidationError(exc.message, code=exc.code) from exc
 
 
-def add_domain_error(form: forms.BaseForm, error: DomainError, field_map: dict[str, str] | None = None) -> None:
+def add_domain_error(
+    form: forms.BaseForm, error: DomainError, field_map: dict[str, str] | None = None
+) -> None:
     """Show a service's DomainError on the form: next to its fields where it names them."""
     field_map = field_map or {}
     placed = False

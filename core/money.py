@@ -57,9 +57,7 @@ def parse_cents(value: object, *, allow_zero: bool = False) -> int:
         )
     match = _PLAIN.match(text) or _GROUPED.match(text)
     if not match:
-        raise MoneyError(
-            _("Enter the amount using digits only, for example 150000.00."), "invalid"
-        )
+        raise MoneyError(_("Enter the amount using digits only, for example 150000.00."), "invalid")
     whole = match.group("int").replace(",", "")
     frac = match.group("frac") or ""
     if len(frac) > 2:

@@ -26,7 +26,9 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_json(request):
-        return json_error_response("permission_denied", "You do not have permission to do this.", 403)
+        return json_error_response(
+            "permission_denied", "You do not have permission to do this.", 403
+        )
     return render(request, "errors/403.html", {"message": str(exception or "")}, status=403)
 
 
@@ -38,14 +40,19 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
-        return json_error_response("server_error", "Something went wrong on our side; it has been logged.", 500)
+        return json_error_response(
+            "server_error", "Something went wrong on our side; it has been logged.", 500
+        )
     return render(request, "errors/500.html", status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if _wants_json(request):
-        return json_error_response("csrf_failed", "CSRF check failed: send the X-CSRFToken header, "
-                                   "or use token authentication.", 403)
+        return json_error_response(
+            "csrf_failed",
+            "CSRF check failed: send the X-CSRFToken header, or use token authentication.",
+            403,
+        )
     return render(request, "errors/csrf.html", status=403)
 
 

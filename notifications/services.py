@@ -64,7 +64,9 @@ def _claim(notification_id: int) -> Notification | None:
     with transaction.atomic():
         # Two workers (the on-commit task and a sweep) may race for the same row: one wins.
         notification = (
-            Notification.objects.select_for_update(skip_locked=True).filter(pk=notification_id).first()
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id)
+            .first()
         )
         if notification is None:
             return None
@@ -125,7 +127,11 @@ def notification_sweep(*, limit: int = 500) -> int:
     grace = now - timedelta(seconds=5)  # leave brand-new rows to their own on-commit task
     due = (
         Notification.objects.filter(
-            Q(status=Notification.Status.PENDING, next_attempt_at__isnull=True, created_at__lt=grace)
+            Q(
+                status=Notification.Status.PENDING,
+                next_attempt_at__isnull=True,
+                created_at__lt=grace,
+            )
             | Q(status=Notification.Status.PENDING, next_attempt_at__lte=now)
             | Q(status=Notification.Status.SENDING, claimed_at__lt=stale)
         )

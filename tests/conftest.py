@@ -9,7 +9,13 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from applicants import services as applicant_services
-from tests.factories import OrganizationFactory, ProgramFactory, ProviderFactory, UserFactory, pdf_upload
+from tests.factories import (
+    OrganizationFactory,
+    ProgramFactory,
+    ProviderFactory,
+    UserFactory,
+    pdf_upload,
+)
 
 _SKIPPED_FOR_SQLITE: list[str] = []
 
@@ -36,7 +42,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     db = "PostgreSQL" if _on_postgres() else "SQLite"
     terminalreporter.write_sep("=", f"database for this run: {db}", bold=True)
     if _SKIPPED_FOR_SQLITE:
-        terminalreporter.write_sep("!", f"{len(_SKIPPED_FOR_SQLITE)} TESTS SKIPPED: NO POSTGRESQL", red=True, bold=True)
+        terminalreporter.write_sep(
+            "!", f"{len(_SKIPPED_FOR_SQLITE)} TESTS SKIPPED: NO POSTGRESQL", red=True, bold=True
+        )
         for nodeid in _SKIPPED_FOR_SQLITE:
             terminalreporter.write_line(f"  skipped (needs PostgreSQL): {nodeid}")
 
@@ -119,16 +127,21 @@ COMPLETE_ANSWERS = {
 
 @pytest.fixture
 def draft(applicant: User, organization: Any, program: Any) -> Any:
-    return applicant_services.application_create(actor=applicant, organization_id=organization.pk, program_id=program.pk)
+    return applicant_services.application_create(
+        actor=applicant, organization_id=organization.pk, program_id=program.pk
+    )
 
 
 @pytest.fixture
 def complete_draft(applicant: User, draft: Any, provider: Any) -> Any:
     applicant_services.application_update(
-        actor=applicant, application_id=draft.pk, values={**COMPLETE_ANSWERS, "intended_provider": provider}
+        actor=applicant,
+        application_id=draft.pk,
+        values={**COMPLETE_ANSWERS, "intended_provider": provider},
     )
-    applicant_services.document_add(actor=applicant, application_id=draft.pk, kind="business_licence",
-                                    upload=pdf_upload())
+    applicant_services.document_add(
+        actor=applicant, application_id=draft.pk, kind="business_licence", upload=pdf_upload()
+    )
     draft.refresh_from_db()
     return draft
 
@@ -190,7 +203,9 @@ def real_celery_worker(transactional_db: Any) -> Any:
     app.conf.update(broker_url=url, task_always_eager=False, task_default_queue=queue)
     _reset_broker_pools(app)
     try:
-        with start_worker(app, queues=[queue], perform_ping_check=False, loglevel="WARNING", shutdown_timeout=20):
+        with start_worker(
+            app, queues=[queue], perform_ping_check=False, loglevel="WARNING", shutdown_timeout=20
+        ):
             yield app
     finally:
         app.conf.update(saved)

@@ -1,3 +1,4 @@
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -6,10 +7,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from django.shortcuts import get_object_or_404
 
 from core.api.fields import MoneyField
-from vouchers.models import Program
 from vouchers.selectors import program_list_public
 
 
@@ -37,7 +36,9 @@ class ProgramOutput(serializers.Serializer):
     allowed_regions = serializers.ListField(child=serializers.CharField())
     max_company_age_years = serializers.IntegerField(allow_null=True)
     max_headcount = serializers.IntegerField(allow_null=True)
-    max_annual_revenue = MoneyField(source="max_annual_revenue_cents", allow_null=True, allow_zero=True)
+    max_annual_revenue = MoneyField(
+        source="max_annual_revenue_cents", allow_null=True, allow_zero=True
+    )
     requires_startup = serializers.BooleanField()
     opens_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField()
@@ -75,5 +76,7 @@ class ProgramDetailApi(APIView):
 
     @extend_schema(operation_id="programs_retrieve", responses=ProgramOutput, auth=[])
     def get(self, request: Request, program_id: int) -> Response:
-        program = get_object_or_404(program_list_public().prefetch_related("approved_providers"), pk=program_id)
+        program = get_object_or_404(
+            program_list_public().prefetch_related("approved_providers"), pk=program_id
+        )
         return Response(ProgramOutput(program).data)

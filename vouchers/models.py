@@ -26,8 +26,12 @@ class Program(BaseModel):
         REJECT = "reject", _("Reject a claim that exceeds what is left")
 
     code = models.CharField(
-        _("code"), max_length=30, unique=True,
-        validators=[RegexValidator(r"^[A-Z0-9][A-Z0-9-]{1,29}$", _("Capital letters, digits and dashes."))],
+        _("code"),
+        max_length=30,
+        unique=True,
+        validators=[
+            RegexValidator(r"^[A-Z0-9][A-Z0-9-]{1,29}$", _("Capital letters, digits and dashes."))
+        ],
         help_text=_("Short reference used in application numbers, e.g. SH-2026-R1."),
     )
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
@@ -36,7 +40,9 @@ class Program(BaseModel):
     summary = models.TextField(_("summary (English)"), max_length=2000, blank=True)
     summary_zh = models.TextField(_("summary (Chinese)"), max_length=2000, blank=True)
     region = models.CharField(_("region"), max_length=10)
-    currency = models.CharField(_("currency"), max_length=3, default="CNY", validators=[currency_validator])
+    currency = models.CharField(
+        _("currency"), max_length=3, default="CNY", validators=[currency_validator]
+    )
     budget_cents = models.BigIntegerField(_("total budget (cents)"))
     committed_cents = models.BigIntegerField(_("committed (cents)"), default=0, editable=False)
     award_floor_cents = models.BigIntegerField(_("smallest award (cents)"), default=14_000_000)
@@ -48,18 +54,28 @@ class Program(BaseModel):
         _("subsidy rate, domestic chips (basis points)"), default=5000, validators=BPS_VALIDATORS
     )
     allowed_regions = models.JSONField(_("eligible regions"), default=list, blank=True)
-    max_company_age_years = models.PositiveIntegerField(_("maximum company age (years)"), null=True, blank=True)
+    max_company_age_years = models.PositiveIntegerField(
+        _("maximum company age (years)"), null=True, blank=True
+    )
     max_headcount = models.PositiveIntegerField(_("maximum headcount"), null=True, blank=True)
-    max_annual_revenue_cents = models.BigIntegerField(_("maximum annual revenue (cents)"), null=True, blank=True)
+    max_annual_revenue_cents = models.BigIntegerField(
+        _("maximum annual revenue (cents)"), null=True, blank=True
+    )
     requires_startup = models.BooleanField(_("startups only"), default=True)
     approved_providers = models.ManyToManyField(
-        "disbursement.Provider", blank=True, related_name="programs", verbose_name=_("approved providers")
+        "disbursement.Provider",
+        blank=True,
+        related_name="programs",
+        verbose_name=_("approved providers"),
     )
     opens_at = models.DateTimeField(_("opens at"))
     closes_at = models.DateTimeField(_("closes at"))
     voucher_validity_days = models.PositiveIntegerField(_("voucher validity (days)"), default=365)
     over_cap_policy = models.CharField(
-        _("claims above what is left"), max_length=10, choices=OverCapPolicy.choices, default=OverCapPolicy.CLAMP
+        _("claims above what is left"),
+        max_length=10,
+        choices=OverCapPolicy.choices,
+        default=OverCapPolicy.CLAMP,
     )
     is_published = models.BooleanField(_("published"), default=False)
 
@@ -69,22 +85,33 @@ class Program(BaseModel):
         verbose_name_plural = _("programs")
         constraints = [
             models.CheckConstraint(condition=Q(budget_cents__gte=0), name="program_budget_nonneg"),
-            models.CheckConstraint(condition=Q(committed_cents__gte=0), name="program_committed_nonneg"),
             models.CheckConstraint(
-                condition=Q(committed_cents__lte=F("budget_cents")), name="program_committed_within_budget"
+                condition=Q(committed_cents__gte=0), name="program_committed_nonneg"
             ),
-            models.CheckConstraint(condition=Q(award_floor_cents__gt=0), name="program_floor_positive"),
             models.CheckConstraint(
-                condition=Q(award_floor_cents__lte=F("award_ceiling_cents")), name="program_floor_le_ceiling"
+                condition=Q(committed_cents__lte=F("budget_cents")),
+                name="program_committed_within_budget",
+            ),
+            models.CheckConstraint(
+                condition=Q(award_floor_cents__gt=0), name="program_floor_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(award_floor_cents__lte=F("award_ceiling_cents")),
+                name="program_floor_le_ceiling",
             ),
             models.CheckConstraint(
                 condition=Q(rate_standard_bps__lte=10_000) & Q(rate_domestic_bps__lte=10_000),
                 name="program_rates_within_100pct",
             ),
-            models.CheckConstraint(condition=Q(closes_at__gt=F("opens_at")), name="program_closes_after_opens"),
-            models.CheckConstraint(condition=Q(voucher_validity_days__gte=1), name="program_validity_positive"),
             models.CheckConstraint(
-                condition=Q(over_cap_policy__in=["clamp", "reject"]), name="program_over_cap_policy_valid"
+                condition=Q(closes_at__gt=F("opens_at")), name="program_closes_after_opens"
+            ),
+            models.CheckConstraint(
+                condition=Q(voucher_validity_days__gte=1), name="program_validity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(over_cap_policy__in=["clamp", "reject"]),
+                name="program_over_cap_policy_valid",
             ),
         ]
 
@@ -100,14 +127,18 @@ class Program(BaseModel):
             and self.award_ceiling_cents is not None
             and self.award_floor_cents > self.award_ceiling_cents
         ):
-            errors["award_ceiling_cents"] = _("The largest award cannot be smaller than the smallest.")
+            errors["award_ceiling_cents"] = _(
+                "The largest award cannot be smaller than the smallest."
+            )
         if self.budget_cents is not None and self.budget_cents < (self.committed_cents or 0):
             errors["budget_cents"] = _("The budget cannot be less than what is already committed.")
         if self.region and self.region not in REGION_CODES:
             errors["region"] = _("Unknown region code.")
         unknown = [r for r in (self.allowed_regions or []) if r not in REGION_CODES]
         if not isinstance(self.allowed_regions, list) or unknown:
-            errors["allowed_regions"] = _("Unknown region codes: %(codes)s") % {"codes": ", ".join(map(str, unknown))}
+            errors["allowed_regions"] = _("Unknown region codes: %(codes)s") % {
+                "codes": ", ".join(map(str, unknown))
+            }
         if errors:
             raise ValidationError(errors)
 
@@ -130,7 +161,8 @@ class Program(BaseModel):
 
     @property
     def award_range_display(self) -> str:
-        return f"{format_money(self.award_floor_cents, self.currency)} – {format_money(self.award_ceiling_cents)}"
+        floor = format_money(self.award_floor_cents, self.currency)
+        return f"{floor} – {format_money(self.award_ceiling_cents)}"
 
     def is_open_at(self, moment: datetime | None = None) -> bool:
         moment = moment or timezone.now()

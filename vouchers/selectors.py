@@ -9,7 +9,9 @@ from vouchers.models import Program
 def program_list_open() -> QuerySet[Program]:
     """Published programs accepting applications right now, closing soonest first."""
     now = timezone.now()
-    return Program.objects.filter(is_published=True, opens_at__lte=now, closes_at__gt=now).order_by("closes_at")
+    return Program.objects.filter(is_published=True, opens_at__lte=now, closes_at__gt=now).order_by(
+        "closes_at"
+    )
 
 
 def program_list_public() -> QuerySet[Program]:

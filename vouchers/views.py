@@ -32,22 +32,31 @@ from vouchers.selectors import program_list_public
 def program_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     programs = list(program_list_public().prefetch_related("approved_providers"))
-    return render(request, "vouchers/program_list.html", {
-        "open_programs": [p for p in programs if p.opens_at <= now < p.closes_at],
-        "upcoming_programs": [p for p in programs if now < p.opens_at],
-        "closed_programs": [p for p in programs if p.closes_at <= now],
-    })
+    return render(
+        request,
+        "vouchers/program_list.html",
+        {
+            "open_programs": [p for p in programs if p.opens_at <= now < p.closes_at],
+            "upcoming_programs": [p for p in programs if now < p.opens_at],
+            "closed_programs": [p for p in programs if p.closes_at <= now],
+        },
+    )
 
 
 def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    program = get_object_or_404(Program.objects.prefetch_related("approved_providers"), slug=slug, is_published=True)
+    program = get_object_or_404(
+        Program.objects.prefetch_related("approved_providers"), slug=slug, is_published=True
+    )
     existing = None
     if request.user.is_authenticated and request.user.is_applicant:  # type: ignore[union-attr]
-        existing = (
-            Application.objects.filter(program=program, organization__memberships__user=request.user,
-                                       status__in=Application.OPEN).first()
-        )
-    return render(request, "vouchers/program_detail.html", {"program": program, "existing": existing})
+        existing = Application.objects.filter(
+            program=program,
+            organization__memberships__user=request.user,
+            status__in=Application.OPEN,
+        ).first()
+    return render(
+        request, "vouchers/program_detail.html", {"program": program, "existing": existing}
+    )
 
 
 def _officer(request: HttpRequest) -> User:
@@ -62,12 +71,22 @@ def officer_applications(request: HttpRequest) -> HttpResponse:
     user = _officer(request)
     status = request.GET.get("status") or ""
     search = (request.GET.get("q") or "").strip()[:100]
-    filters = {"status": status if status in Application.Status.values else None, "search": search or None}
+    filters = {
+        "status": status if status in Application.Status.values else None,
+        "search": search or None,
+    }
     qs = application_list_for_viewer(viewer=user, filters=filters).order_by("-submitted_at", "-id")
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
-    return render(request, "vouchers/officer_applications.html", {
-        "page": page, "status": status, "q": search, "statuses": Application.Status.choices,
-    })
+    return render(
+        request,
+        "vouchers/officer_applications.html",
+        {
+            "page": page,
+            "status": status,
+            "q": search,
+            "statuses": Application.Status.choices,
+        },
+    )
 
 
 @login_required
@@ -87,19 +106,27 @@ def officer_application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         application_get_for(viewer=user, application_id=pk, action=AppAction.RETURN)
         if form.is_valid():
             try:
-                application_return(actor=user, application_id=pk, message=form.cleaned_data["message"])
+                application_return(
+                    actor=user, application_id=pk, message=form.cleaned_data["message"]
+                )
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
                 messages.success(request, _("Returned to the applicant."))
                 return redirect("officer:application_detail", pk=pk)
-    return render(request, "vouchers/officer_application_detail.html", {
-        "application": application,
-        "latest": versions[-1] if versions else None,
-        "versions": versions,
-        "version_diffs": list(reversed(version_diffs)),
-        "documents": list(application_documents(application=application)),
-        "events": audit_events_for_target(target_type="applicants.application", target_id=str(pk)),
-        "form": form,
-        "can_return": can_return,
-    })
+    return render(
+        request,
+        "vouchers/officer_application_detail.html",
+        {
+            "application": application,
+            "latest": versions[-1] if versions else None,
+            "versions": versions,
+            "version_diffs": list(reversed(version_diffs)),
+            "documents": list(application_documents(application=application)),
+            "events": audit_events_for_target(
+                target_type="applicants.application", target_id=str(pk)
+            ),
+            "form": form,
+            "can_return": can_return,
+        },
+    )

@@ -109,8 +109,10 @@ AUTHENTICATION_BACKENDS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -171,7 +173,9 @@ else:
         "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
 EMAIL_FILE_PATH = str(env.path("DJANGO_EMAIL_FILE_PATH", default=BASE_DIR / "var" / "mail"))
-DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="Compute Vouchers <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env(
+    "DJANGO_DEFAULT_FROM_EMAIL", default="Compute Vouchers <noreply@localhost>"
+)
 EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -230,8 +234,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Compute Vouchers API",
     "DESCRIPTION": (
         "Apply for compute vouchers, review and decide applications, redeem vouchers and audit "
-        "the ledger. Amounts are decimal strings in the program's currency (\"150000.00\"), "
-        "never floats; errors share one shape: {\"error\": {\"code\", \"message\", \"fields\"}}."
+        'the ledger. Amounts are decimal strings in the program\'s currency ("150000.00"), '
+        'never floats; errors share one shape: {"error": {"code", "message", "fields"}}.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -5,5 +5,7 @@ from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # A development key only; production.py refuses to start without DJANGO_SECRET_KEY.
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-key-not-for-production-use-0123456789")
+SECRET_KEY = env(
+    "DJANGO_SECRET_KEY", default="local-development-key-not-for-production-use-0123456789"
+)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])

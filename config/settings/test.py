@@ -36,7 +36,9 @@ if _url:
     # Lets flush() TRUNCATE the append-only audit table between transactional tests
     # (see audit/migrations/0002_append_only_trigger.py). Row UPDATE/DELETE stay refused.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c audit.allow_truncate=on"
-    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_compute_vouchers")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("TEST_DATABASE_NAME", default="test_compute_vouchers")
+    }
 elif env.bool("REQUIRE_POSTGRES", default=False):
     raise RuntimeError("REQUIRE_POSTGRES=1 but no DATABASE_URL is set and nothing answers on :5432")
 else:

@@ -56,7 +56,9 @@ def _django_validation_fields(error: DjangoValidationError) -> dict[str, list[st
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.fields or None), status=exc.status_code)
+        return Response(
+            error_body(exc.code, exc.message, exc.fields or None), status=exc.status_code
+        )
     if isinstance(exc, DjangoValidationError):
         fields = _django_validation_fields(exc)
         first = next(iter(fields.values()))[0] if fields else _("Invalid input.")

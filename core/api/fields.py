@@ -5,11 +5,13 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.money import MoneyError, cents_to_str, parse_cents
 from core.api.parsers import JsonNumber
+from core.money import MoneyError, cents_to_str, parse_cents
 
 
-@extend_schema_field({"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "example": "150000.00"})
+@extend_schema_field(
+    {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,2})?$", "example": "150000.00"}
+)
 class MoneyField(serializers.Field):
     """Accepts "150000.00" or 150000 (whole units); returns cents. Outputs "150000.00"."""
 

@@ -18,6 +18,7 @@ class StrictInputSerializer(serializers.Serializer):
         unknown = sorted(set(data.keys()) - set(self.fields))
         if unknown:
             raise serializers.ValidationError(
-                {name: [_("This field is not accepted here.")] for name in unknown}, code="unknown_field"
+                {name: [_("This field is not accepted here.")] for name in unknown},
+                code="unknown_field",
             )
         return super().to_internal_value(data)

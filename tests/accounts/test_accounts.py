@@ -19,15 +19,27 @@ def _link(body: str) -> str:
     return re.search(r"https?://\S+", body).group(0)
 
 
-def test_signup_logs_in_and_sends_verification(client, mailoutbox, django_capture_on_commit_callbacks, settings):
+def test_signup_logs_in_and_sends_verification(
+    client, mailoutbox, django_capture_on_commit_callbacks, settings
+):
     settings.SITE_URL = "http://testserver"
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("accounts:signup"), {
-            "full_name": "李伟", "email": "Li.Wei@Example.com", "password": "a-long-passphrase-7",
-            "password_confirm": "a-long-passphrase-7"})
+        response = client.post(
+            reverse("accounts:signup"),
+            {
+                "full_name": "李伟",
+                "email": "Li.Wei@Example.com",
+                "password": "a-long-passphrase-7",
+                "password_confirm": "a-long-passphrase-7",
+            },
+        )
     assert response.status_code == 302
     user = User.objects.get()
-    assert user.email == "li.wei@example.com" and user.role == "applicant" and not user.has_verified_email
+    assert (
+        user.email == "li.wei@example.com"
+        and user.role == "applicant"
+        and not user.has_verified_email
+    )
     assert len(mailoutbox) == 1
     link = _link(mailoutbox[0].body)
     assert client.get(link.replace("http://testserver", "")).status_code == 302
@@ -36,16 +48,26 @@ def test_signup_logs_in_and_sends_verification(client, mailoutbox, django_captur
     assert AuditEvent.objects.filter(action=AuditAction.USER_EMAIL_VERIFIED).count() == 1
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"password": "short", "password_confirm": "short"}, "too short"),
-    ({"password": "12345678901", "password_confirm": "12345678901"}, "entirely numeric"),
-    ({"password": "a-long-passphrase-7", "password_confirm": "different-phrase-8"}, "different"),
-    ({"email": "not-an-email"}, "valid email"),
-    ({"full_name": ""}, "required"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"password": "short", "password_confirm": "short"}, "too short"),
+        ({"password": "12345678901", "password_confirm": "12345678901"}, "entirely numeric"),
+        (
+            {"password": "a-long-passphrase-7", "password_confirm": "different-phrase-8"},
+            "different",
+        ),
+        ({"email": "not-an-email"}, "valid email"),
+        ({"full_name": ""}, "required"),
+    ],
+)
 def test_signup_bad_input_shows_message_and_creates_nothing(client, data, message):
-    base = {"full_name": "Li Wei", "email": "li@example.com", "password": "a-long-passphrase-7",
-            "password_confirm": "a-long-passphrase-7"}
+    base = {
+        "full_name": "Li Wei",
+        "email": "li@example.com",
+        "password": "a-long-passphrase-7",
+        "password_confirm": "a-long-passphrase-7",
+    }
     response = client.post(reverse("accounts:signup"), {**base, **data})
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -56,9 +78,15 @@ def test_signup_existing_email_is_refused_case_insensitively(client):
     UserFactory(email="li@example.com")
     with pytest.raises(ConflictError):
         user_register(email="LI@example.com", password="a-long-passphrase-7", full_name="Li")
-    response = client.post(reverse("accounts:signup"), {
-        "full_name": "Li", "email": "Li@Example.com", "password": "a-long-passphrase-7",
-        "password_confirm": "a-long-passphrase-7"})
+    response = client.post(
+        reverse("accounts:signup"),
+        {
+            "full_name": "Li",
+            "email": "Li@Example.com",
+            "password": "a-long-passphrase-7",
+            "password_confirm": "a-long-passphrase-7",
+        },
+    )
     assert "already exists" in response.content.decode()
     assert User.objects.count() == 1
 
@@ -87,9 +115,15 @@ def test_verification_link_page_for_bad_token(client):
 
 def test_login_and_failed_login_are_audited(client, applicant):
     client.post(reverse("accounts:login"), {"username": applicant.email, "password": "wrong"})
-    response = client.post(reverse("accounts:login"), {"username": applicant.email, "password": PASSWORD})
+    response = client.post(
+        reverse("accounts:login"), {"username": applicant.email, "password": PASSWORD}
+    )
     assert response.status_code == 302
-    actions = list(AuditEvent.objects.filter(stream=f"accounts.user:{applicant.pk}").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(stream=f"accounts.user:{applicant.pk}").values_list(
+            "action", flat=True
+        )
+    )
     assert "user.login_failed" in actions
     assert "user.login" in actions
 
@@ -105,12 +139,15 @@ def test_login_is_locked_after_repeated_failures(client, applicant, settings):
 
 
 def test_login_error_message_is_clear(client, applicant):
-    response = client.post(reverse("accounts:login"), {"username": applicant.email, "password": "nope"})
+    response = client.post(
+        reverse("accounts:login"), {"username": applicant.email, "password": "nope"}
+    )
     assert "not right" in response.content.decode()
 
 
-def test_password_reset_goes_through_outbox(client, applicant, mailoutbox, django_capture_on_commit_callbacks,
-                                            settings):
+def test_password_reset_goes_through_outbox(
+    client, applicant, mailoutbox, django_capture_on_commit_callbacks, settings
+):
     settings.SITE_URL = "http://testserver"
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:password_reset"), {"email": applicant.email})
@@ -118,12 +155,16 @@ def test_password_reset_goes_through_outbox(client, applicant, mailoutbox, djang
     link = _link(mailoutbox[0].body).replace("http://testserver", "")
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200
-    response = client.post(form_page.redirect_chain[-1][0], {
-        "new_password1": "another-long-phrase-9", "new_password2": "another-long-phrase-9"})
+    response = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "another-long-phrase-9", "new_password2": "another-long-phrase-9"},
+    )
     assert response.status_code == 302
     applicant.refresh_from_db()
     assert applicant.check_password("another-long-phrase-9")
-    assert AuditEvent.objects.filter(action=AuditAction.USER_PASSWORD_CHANGED, target_id=str(applicant.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.USER_PASSWORD_CHANGED, target_id=str(applicant.pk)
+    ).exists()
 
 
 def test_password_reset_for_unknown_email_reveals_nothing(client, mailoutbox):
@@ -144,13 +185,18 @@ def test_language_switch_is_remembered_on_the_account(client, applicant):
 
 
 def test_language_switch_ignores_offsite_next(client):
-    response = client.post(reverse("accounts:set_language"), {"language": "en", "next": "https://evil.example/"})
+    response = client.post(
+        reverse("accounts:set_language"), {"language": "en", "next": "https://evil.example/"}
+    )
     assert response["Location"] == "/"
 
 
 def test_api_token_exchange_and_use(api, applicant):
-    response = api.post("/api/v1/auth/token/", {"email": applicant.email, "password": PASSWORD, "name": "ci"},
-                        format="json")
+    response = api.post(
+        "/api/v1/auth/token/",
+        {"email": applicant.email, "password": PASSWORD, "name": "ci"},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     raw = response.json()["token"]
     token = ApiToken.objects.get()
@@ -164,7 +210,9 @@ def test_api_token_exchange_and_use(api, applicant):
 
 
 def test_api_token_exchange_wrong_password(api, applicant):
-    response = api.post("/api/v1/auth/token/", {"email": applicant.email, "password": "bad"}, format="json")
+    response = api.post(
+        "/api/v1/auth/token/", {"email": applicant.email, "password": "bad"}, format="json"
+    )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
     assert not ApiToken.objects.exists()
@@ -172,17 +220,35 @@ def test_api_token_exchange_wrong_password(api, applicant):
 
 def test_api_register(api, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/v1/auth/register/", {"email": "new@example.com", "password": "a-long-passphrase-7",
-                                                       "full_name": "New Person", "language": "zh-hans"},
-                            format="json")
+        response = api.post(
+            "/api/v1/auth/register/",
+            {
+                "email": "new@example.com",
+                "password": "a-long-passphrase-7",
+                "full_name": "New Person",
+                "language": "zh-hans",
+            },
+            format="json",
+        )
     assert response.status_code == 201
     assert response.json()["email_verified"] is False
     assert mailoutbox[0].subject  # rendered in Chinese when translations exist
-    bad = api.post("/api/v1/auth/register/", {"email": "x@example.com", "password": "123", "full_name": "X"},
-                   format="json")
+    bad = api.post(
+        "/api/v1/auth/register/",
+        {"email": "x@example.com", "password": "123", "full_name": "X"},
+        format="json",
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "weak_password"
-    role = api.post("/api/v1/auth/register/", {"email": "y@example.com", "password": "a-long-passphrase-7",
-                                               "full_name": "Y", "role": "admin"}, format="json")
+    role = api.post(
+        "/api/v1/auth/register/",
+        {
+            "email": "y@example.com",
+            "password": "a-long-passphrase-7",
+            "full_name": "Y",
+            "role": "admin",
+        },
+        format="json",
+    )
     assert role.status_code == 400 and "role" in role.json()["error"]["fields"]
 
 

@@ -7,7 +7,13 @@ import pytest
 
 from accounts.models import User
 from applicants.models import Application
-from applicants.policies import AppAction, OrgAction, application_allows, can_create_organization, organization_allows
+from applicants.policies import (
+    AppAction,
+    OrgAction,
+    application_allows,
+    can_create_organization,
+    organization_allows,
+)
 from tests.factories import ApplicationFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,10 +54,18 @@ def test_application_permission_matrix(role, ownership, status):
 
 
 ORG_MATRIX = {
-    (R.APPLICANT, OWN, "owner"): {OrgAction.VIEW, OrgAction.EDIT, OrgAction.INVITE, OrgAction.APPLY},
+    (R.APPLICANT, OWN, "owner"): {
+        OrgAction.VIEW,
+        OrgAction.EDIT,
+        OrgAction.INVITE,
+        OrgAction.APPLY,
+    },
     (R.APPLICANT, OWN, "member"): {OrgAction.VIEW, OrgAction.EDIT, OrgAction.APPLY},
     (R.APPLICANT, OTHER, None): set(),
-    **{(role, OTHER, None): {OrgAction.VIEW} for role in (R.REVIEWER, R.APPROVER, R.ADMIN, R.AUDITOR)},
+    **{
+        (role, OTHER, None): {OrgAction.VIEW}
+        for role in (R.REVIEWER, R.APPROVER, R.ADMIN, R.AUDITOR)
+    },
     **{(role, OTHER, None): set() for role in (R.FINANCE, R.PROVIDER)},
 }
 

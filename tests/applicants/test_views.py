@@ -10,9 +10,16 @@ from tests.factories import pdf_bytes
 
 pytestmark = pytest.mark.django_db
 
-ORG_FORM = {"legal_name": "深算智能科技（上海）有限公司", "registration_scheme": "cn_uscc",
-            "registration_number": "91350100M000100Y43", "region": "CN-SH", "incorporated_on": "2023-05-01",
-            "headcount": "20", "annual_revenue_cents": "0", "revenue_currency": "CNY"}
+ORG_FORM = {
+    "legal_name": "深算智能科技（上海）有限公司",
+    "registration_scheme": "cn_uscc",
+    "registration_number": "91350100M000100Y43",
+    "region": "CN-SH",
+    "incorporated_on": "2023-05-01",
+    "headcount": "20",
+    "annual_revenue_cents": "0",
+    "revenue_currency": "CNY",
+}
 
 
 @pytest.fixture
@@ -33,13 +40,18 @@ def test_organization_form_creates_and_redirects(web):
     assert Organization.objects.get().legal_name == ORG_FORM["legal_name"]
 
 
-@pytest.mark.parametrize(("number", "message"), [
-    ("91350100M000100Y44", "check character"),
-    ("91350100M0001", "18 characters"),
-    ("91350100M000100O43", "I, O, S, V and Z"),
-])
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        ("91350100M000100Y44", "check character"),
+        ("91350100M0001", "18 characters"),
+        ("91350100M000100O43", "I, O, S, V and Z"),
+    ],
+)
 def test_organization_form_shows_uscc_error_inline(web, number, message):
-    response = web.post(reverse("applicants:organization_create"), {**ORG_FORM, "registration_number": number})
+    response = web.post(
+        reverse("applicants:organization_create"), {**ORG_FORM, "registration_number": number}
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert message in html
@@ -64,22 +76,28 @@ def test_organization_form_missing_fields(web):
 
 
 def test_start_application_creates_draft_and_opens_wizard(web, organization, program):
-    response = web.post(reverse("applicants:application_start", args=[program.pk]),
-                        {"organization": organization.pk})
+    response = web.post(
+        reverse("applicants:application_start", args=[program.pk]),
+        {"organization": organization.pk},
+    )
     app = Application.objects.get()
     assert response["Location"] == reverse("applicants:application_step", args=[app.pk, "project"])
 
 
 def test_start_application_twice_goes_to_the_existing_one(web, organization, program, draft):
-    response = web.post(reverse("applicants:application_start", args=[program.pk]),
-                        {"organization": organization.pk})
+    response = web.post(
+        reverse("applicants:application_start", args=[program.pk]),
+        {"organization": organization.pk},
+    )
     assert response["Location"] == reverse("applicants:application_detail", args=[draft.pk])
     assert Application.objects.count() == 1
 
 
 def test_wizard_save_draft_stays_and_continue_moves_on(web, draft):
     url = reverse("applicants:application_step", args=[draft.pk, "project"])
-    stay = web.post(url, {"title": "Legal LLM", "summary": "", "description": "", "save_draft": "1"})
+    stay = web.post(
+        url, {"title": "Legal LLM", "summary": "", "description": "", "save_draft": "1"}
+    )
     assert stay["Location"] == url
     go = web.post(url, {"title": "Legal LLM", "summary": "s", "description": "d", "continue": "1"})
     assert go["Location"] == reverse("applicants:application_step", args=[draft.pk, "compute"])
@@ -89,18 +107,23 @@ def test_wizard_save_draft_stays_and_continue_moves_on(web, draft):
     assert "1 of 5 sections complete" in page.content.decode()
 
 
-@pytest.mark.parametrize(("amount", "message"), [
-    ("-5", "cannot be negative"),
-    ("0", "greater than zero"),
-    ("lots", "digits only"),
-    ("1e5", "scientific notation"),
-    ("150000.001", "fractions of a cent"),
-    ("99999999999999999999999", "too large"),
-    ("280000.01", "awards between"),
-])
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("-5", "cannot be negative"),
+        ("0", "greater than zero"),
+        ("lots", "digits only"),
+        ("1e5", "scientific notation"),
+        ("150000.001", "fractions of a cent"),
+        ("99999999999999999999999", "too large"),
+        ("280000.01", "awards between"),
+    ],
+)
 def test_funding_step_shows_amount_errors_inline(web, draft, amount, message):
-    response = web.post(reverse("applicants:application_step", args=[draft.pk, "funding"]),
-                        {"requested_amount_cents": amount, "continue": "1"})
+    response = web.post(
+        reverse("applicants:application_step", args=[draft.pk, "funding"]),
+        {"requested_amount_cents": amount, "continue": "1"},
+    )
     assert response.status_code == 200
     assert message in response.content.decode()
     draft.refresh_from_db()
@@ -108,21 +131,35 @@ def test_funding_step_shows_amount_errors_inline(web, draft, amount, message):
 
 
 def test_funding_step_accepts_grouped_amount(web, draft):
-    web.post(reverse("applicants:application_step", args=[draft.pk, "funding"]),
-             {"requested_amount_cents": "150,000.50", "continue": "1"})
+    web.post(
+        reverse("applicants:application_step", args=[draft.pk, "funding"]),
+        {"requested_amount_cents": "150,000.50", "continue": "1"},
+    )
     draft.refresh_from_db()
     assert draft.requested_amount_cents == 150_000_50
 
 
 def test_documents_step_rejects_executable_renamed_pdf(web, draft):
     url = reverse("applicants:application_step", args=[draft.pk, "documents"])
-    response = web.post(url, {"kind": "business_licence", "upload": "1",
-                              "file": SimpleUploadedFile("licence.pdf", b"MZ\x90\x00" + b"\x00" * 500)})
+    response = web.post(
+        url,
+        {
+            "kind": "business_licence",
+            "upload": "1",
+            "file": SimpleUploadedFile("licence.pdf", b"MZ\x90\x00" + b"\x00" * 500),
+        },
+    )
     assert response.status_code == 200
     assert "is not a PDF, PNG or JPEG file" in response.content.decode()
     assert not Document.objects.exists()
-    ok = web.post(url, {"kind": "business_licence", "upload": "1",
-                        "file": SimpleUploadedFile("licence.pdf", pdf_bytes())})
+    ok = web.post(
+        url,
+        {
+            "kind": "business_licence",
+            "upload": "1",
+            "file": SimpleUploadedFile("licence.pdf", pdf_bytes()),
+        },
+    )
     assert ok.status_code == 302
     assert Document.objects.count() == 1
 
@@ -146,24 +183,31 @@ def test_submit_double_post_gives_one_submission_and_receipt(web, complete_draft
 
 
 def test_wizard_after_submit_redirects_to_status_page(web, submitted):
-    response = web.post(reverse("applicants:application_step", args=[submitted.pk, "project"]),
-                        {"title": "changed"})
+    response = web.post(
+        reverse("applicants:application_step", args=[submitted.pk, "project"]), {"title": "changed"}
+    )
     assert response["Location"] == reverse("applicants:application_detail", args=[submitted.pk])
     submitted.refresh_from_db()
     assert submitted.title == "Legal LLM"
 
 
-@pytest.mark.parametrize("name", ["application_detail", "application_review", "application_withdraw"])
+@pytest.mark.parametrize(
+    "name", ["application_detail", "application_review", "application_withdraw"]
+)
 def test_other_organization_pages_are_404_and_recorded(client, other_applicant, submitted, name):
     client.force_login(other_applicant)
     response = client.get(reverse(f"applicants:{name}", args=[submitted.pk]))
     assert response.status_code == 404
-    assert AuditEvent.objects.filter(action=AuditAction.PERMISSION_DENIED, actor=other_applicant).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.PERMISSION_DENIED, actor=other_applicant
+    ).exists()
 
 
 def test_other_organization_wizard_post_changes_nothing(client, other_applicant, draft):
     client.force_login(other_applicant)
-    response = client.post(reverse("applicants:application_step", args=[draft.pk, "project"]), {"title": "x"})
+    response = client.post(
+        reverse("applicants:application_step", args=[draft.pk, "project"]), {"title": "x"}
+    )
     assert response.status_code == 404
     draft.refresh_from_db()
     assert draft.title == ""
@@ -182,7 +226,9 @@ def test_document_download_requires_access(client, applicant, other_applicant, s
 
 
 def test_withdraw_page(web, submitted):
-    response = web.post(reverse("applicants:application_withdraw", args=[submitted.pk]), {"reason": "Funded"})
+    response = web.post(
+        reverse("applicants:application_withdraw", args=[submitted.pk]), {"reason": "Funded"}
+    )
     assert response.status_code == 302
     submitted.refresh_from_db()
     assert submitted.status == "withdrawn"
@@ -195,7 +241,9 @@ def test_officer_sees_diff_and_can_return(client, reviewer, submitted, applicant
     url = reverse("officer:application_detail", args=[submitted.pk])
     response = client.post(url, {"message": "Please explain the GPU-hours."})
     assert response.status_code == 302
-    services.application_update(actor=applicant, application_id=submitted.pk, values={"gpu_hours": 50_000})
+    services.application_update(
+        actor=applicant, application_id=submitted.pk, values={"gpu_hours": 50_000}
+    )
     services.application_submit(actor=applicant, application_id=submitted.pk)
     page = client.get(url).content.decode()
     assert "Version 1 → version 2" in page

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def history(applicant, reviewer, submitted):
     services.application_return(actor=reviewer, application_id=submitted.pk, message="More detail")
-    services.application_update(actor=applicant, application_id=submitted.pk, values={"title": "v2"})
+    services.application_update(
+        actor=applicant, application_id=submitted.pk, values={"title": "v2"}
+    )
     services.application_submit(actor=applicant, application_id=submitted.pk)
     return submitted
 
@@ -25,16 +27,21 @@ def test_chain_is_intact_after_real_history(history, capsys):
     assert audit_chain_verify() == []
     call_command("verify_audit_chain")
     assert "audit chain intact" in capsys.readouterr().out
-    events = AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}").order_by("seq")
+    events = AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}").order_by(
+        "seq"
+    )
     assert [e.seq for e in events] == list(range(1, events.count() + 1))
     assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
 
 
 def test_events_carry_actor_ip_and_before_after(client, applicant, draft):
     client.force_login(applicant)
-    client.post(f"/portal/applications/{draft.pk}/edit/project/", {"title": "New title", "summary": "",
-                                                                    "description": ""},
-                REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="pytest-browser")
+    client.post(
+        f"/portal/applications/{draft.pk}/edit/project/",
+        {"title": "New title", "summary": "", "description": ""},
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_USER_AGENT="pytest-browser",
+    )
     event = AuditEvent.objects.filter(action=AuditAction.APPLICATION_UPDATED).get()
     assert event.actor == applicant and event.actor_label == applicant.email
     assert event.ip == "203.0.113.9" and event.user_agent == "pytest-browser"
@@ -48,7 +55,11 @@ def test_database_refuses_update_and_delete_of_events(history):
         AuditEvent.objects.filter(pk=event.pk).update(action="user.login")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE audit_auditevent SET data = '{}' WHERE id = %s", [event.pk])
 
 
@@ -68,7 +79,9 @@ def _kinds() -> set[str]:
 
 def test_edited_event_is_detected(history):
     victim = AuditEvent.objects.filter(action=AuditAction.APPLICATION_RETURNED).get()
-    _as_attacker("UPDATE audit_auditevent SET data = %s WHERE id = %s", ['{"message": "nothing"}', victim.pk])
+    _as_attacker(
+        "UPDATE audit_auditevent SET data = %s WHERE id = %s", ['{"message": "nothing"}', victim.pk]
+    )
     assert "hash_mismatch" in _kinds()
     with pytest.raises(CommandError, match="BROKEN"):
         call_command("verify_audit_chain")
@@ -81,13 +94,21 @@ def test_deleted_event_is_detected(history):
 
 
 def test_deleted_last_event_is_detected_by_the_stream_head(history):
-    last = AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}").order_by("-seq").first()
+    last = (
+        AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}")
+        .order_by("-seq")
+        .first()
+    )
     _as_attacker("DELETE FROM audit_auditevent WHERE id = %s", [last.pk])
     assert "head_mismatch" in _kinds()
 
 
 def test_inserted_event_is_detected(history):
-    first = AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}").order_by("seq").first()
+    first = (
+        AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}")
+        .order_by("seq")
+        .first()
+    )
     _as_attacker(
         "INSERT INTO audit_auditevent (stream, seq, occurred_at, actor_label, action, target_type, target_id, "
         "target_label, data, user_agent, request_id, prev_hash, hash) "
@@ -99,7 +120,9 @@ def test_inserted_event_is_detected(history):
 
 
 def test_reordered_events_are_detected(history):
-    events = list(AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}").order_by("seq")[:2])
+    events = list(
+        AuditEvent.objects.filter(stream=f"applicants.application:{history.pk}").order_by("seq")[:2]
+    )
     a, b = events
     _as_attacker("UPDATE audit_auditevent SET seq = 100000 + seq WHERE id = %s", [a.pk])
     _as_attacker("UPDATE audit_auditevent SET seq = %s WHERE id = %s", [a.seq, b.pk])
@@ -112,7 +135,9 @@ def test_unrelated_streams_do_not_share_a_lock(applicant):
     audit_record(actor=applicant, action=AuditAction.USER_LOGIN, target=applicant)
     audit_record(actor=None, action=AuditAction.USER_LOGIN_FAILED, stream="accounts.login_unknown")
     assert set(AuditStream.objects.values_list("key", flat=True)) >= {
-        f"accounts.user:{applicant.pk}", "accounts.login_unknown"}
+        f"accounts.user:{applicant.pk}",
+        "accounts.login_unknown",
+    }
 
 
 @pytest.mark.postgres

@@ -9,8 +9,13 @@ pytestmark = pytest.mark.django_db
 def test_schema_generates_without_warnings(capsys):
     schema = SchemaGenerator().get_schema(request=None, public=True)
     paths = schema["paths"]
-    for path in ("/api/v1/applications/", "/api/v1/applications/{application_id}/submit/",
-                 "/api/v1/organizations/", "/api/v1/programs/", "/api/v1/auth/token/"):
+    for path in (
+        "/api/v1/applications/",
+        "/api/v1/applications/{application_id}/submit/",
+        "/api/v1/organizations/",
+        "/api/v1/programs/",
+        "/api/v1/auth/token/",
+    ):
         assert path in paths, path
     assert "tokenAuth" in schema["components"]["securitySchemes"]
     err = capsys.readouterr().err

@@ -27,11 +27,15 @@ def test_docker_compose_parses_and_has_every_service():
     for name in ("web", "worker", "beat"):
         env = services[name]["environment"]
         assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
-        assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith("redis://")
+        assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith(
+            "redis://"
+        )
 
 
-@pytest.mark.parametrize(("service", "make_var"), [("web", "GUNICORN_CMD"), ("worker", "WORKER_CMD"),
-                                                  ("beat", "BEAT_CMD")])
+@pytest.mark.parametrize(
+    ("service", "make_var"),
+    [("web", "GUNICORN_CMD"), ("worker", "WORKER_CMD"), ("beat", "BEAT_CMD")],
+)
 def test_compose_runs_the_same_commands_as_the_makefile(service, make_var):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert compose["services"][service]["command"] == _make_var(make_var)
@@ -49,24 +53,43 @@ def test_ci_script_calls_make_test_with_postgres_required():
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
 
 
-def _manage(*args: str, settings: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _manage(
+    *args: str, settings: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update({"DJANGO_SETTINGS_MODULE": settings, **(extra_env or {})})
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_settings_pass_check_deploy():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", settings="config.settings.production",
-                     extra_env={"DJANGO_SECRET_KEY": "x" * 20 + "-production-like-secret-value-0123456789abcdef",
-                                "DJANGO_ALLOWED_HOSTS": "vouchers.example.gov.cn",
-                                "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:")})
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        settings="config.settings.production",
+        extra_env={
+            "DJANGO_SECRET_KEY": "x" * 20 + "-production-like-secret-value-0123456789abcdef",
+            "DJANGO_ALLOWED_HOSTS": "vouchers.example.gov.cn",
+            "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
+        },
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_settings_refuse_to_start_without_secret_key():
-    result = _manage("check", settings="config.settings.production",
-                     extra_env={"DJANGO_ALLOWED_HOSTS": "x.example"})
+    result = _manage(
+        "check",
+        settings="config.settings.production",
+        extra_env={"DJANGO_ALLOWED_HOSTS": "x.example"},
+    )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 
@@ -77,7 +100,9 @@ def test_models_and_migrations_agree():
 
 
 def test_no_machine_paths_in_tracked_files():
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
     pattern = re.compile("/" + "work/|/" + "root/|/tmp/" + "fresh")
     offenders = []
     for name in tracked:

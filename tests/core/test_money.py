@@ -5,53 +5,66 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.api.parsers import JsonNumber
-from core.money import MAX_CENTS, MoneyError, cents_to_decimal, cents_to_str, format_money, parse_cents
+from core.money import (
+    MAX_CENTS,
+    MoneyError,
+    cents_to_decimal,
+    cents_to_str,
+    format_money,
+    parse_cents,
+)
 
 
-@pytest.mark.parametrize(("text", "cents"), [
-    ("150000", 150_000_00),
-    ("150000.5", 150_000_50),
-    ("150000.50", 150_000_50),
-    ("150,000.05", 150_000_05),
-    ("1,234,567", 1_234_567_00),
-    (" 0.01 ", 1),
-    ("+12", 12_00),
-    ("12.500", 12_50),  # trailing zeros beyond cents are not sub-cent precision
-    (150000, 150_000_00),
-    (Decimal("1.25"), 125),
-    ("92233720368547758.07", MAX_CENTS),
-])
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [
+        ("150000", 150_000_00),
+        ("150000.5", 150_000_50),
+        ("150000.50", 150_000_50),
+        ("150,000.05", 150_000_05),
+        ("1,234,567", 1_234_567_00),
+        (" 0.01 ", 1),
+        ("+12", 12_00),
+        ("12.500", 12_50),  # trailing zeros beyond cents are not sub-cent precision
+        (150000, 150_000_00),
+        (Decimal("1.25"), 125),
+        ("92233720368547758.07", MAX_CENTS),
+    ],
+)
 def test_parse_cents_accepts(text, cents):
     assert parse_cents(text) == cents
 
 
-@pytest.mark.parametrize(("value", "code"), [
-    ("", "required"),
-    ("   ", "required"),
-    (None, "required"),
-    (True, "required"),
-    ("-1", "negative"),
-    ("-0.01", "negative"),
-    ("0", "zero"),
-    ("0.00", "zero"),
-    ("abc", "invalid"),
-    ("12abc", "invalid"),
-    ("1.2.3", "invalid"),
-    ("1,23", "invalid"),
-    ("NaN", "invalid"),
-    ("Infinity", "invalid"),
-    ("１２３", "invalid"),  # full-width digits
-    ("1e5", "scientific_notation"),
-    ("1.5E+5", "scientific_notation"),
-    ("2e-2", "scientific_notation"),
-    ("0.001", "sub_cent"),
-    ("150000.555", "sub_cent"),
-    ("92233720368547758.08", "too_large"),
-    ("99999999999999999999999", "too_large"),
-    ("9" * 400, "too_large"),
-    (150000.0, "invalid"),  # floats have already lost their text
-    ([1], "invalid"),
-])
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("", "required"),
+        ("   ", "required"),
+        (None, "required"),
+        (True, "required"),
+        ("-1", "negative"),
+        ("-0.01", "negative"),
+        ("0", "zero"),
+        ("0.00", "zero"),
+        ("abc", "invalid"),
+        ("12abc", "invalid"),
+        ("1.2.3", "invalid"),
+        ("1,23", "invalid"),
+        ("NaN", "invalid"),
+        ("Infinity", "invalid"),
+        ("１２３", "invalid"),  # full-width digits
+        ("1e5", "scientific_notation"),
+        ("1.5E+5", "scientific_notation"),
+        ("2e-2", "scientific_notation"),
+        ("0.001", "sub_cent"),
+        ("150000.555", "sub_cent"),
+        ("92233720368547758.08", "too_large"),
+        ("99999999999999999999999", "too_large"),
+        ("9" * 400, "too_large"),
+        (150000.0, "invalid"),  # floats have already lost their text
+        ([1], "invalid"),
+    ],
+)
 def test_parse_cents_rejects_with_code(value, code):
     with pytest.raises(MoneyError) as exc:
         parse_cents(value)

@@ -13,8 +13,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _enqueue(**extra):
-    return notification_enqueue(kind="test", recipient_email="a@example.com", template="verify_email",
-                                context={"user_name": "A", "link": "http://x/verify", "hours": 72}, **extra)
+    return notification_enqueue(
+        kind="test",
+        recipient_email="a@example.com",
+        template="verify_email",
+        context={"user_name": "A", "link": "http://x/verify", "hours": 72},
+        **extra,
+    )
 
 
 def test_enqueue_delivers_after_commit(mailoutbox, django_capture_on_commit_callbacks):
@@ -50,7 +55,9 @@ def test_dedupe_key_queues_once():
 
 
 def test_broker_down_does_not_fail_the_request(django_capture_on_commit_callbacks):
-    with mock.patch("notifications.tasks.notification_deliver_task.delay", side_effect=OSError("redis down")):
+    with mock.patch(
+        "notifications.tasks.notification_deliver_task.delay", side_effect=OSError("redis down")
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             n = _enqueue()
     n.refresh_from_db()
@@ -60,12 +67,16 @@ def test_broker_down_does_not_fail_the_request(django_capture_on_commit_callback
 def test_smtp_failure_backs_off_then_fails_after_max_attempts(settings, mailoutbox):
     settings.OUTBOX_MAX_ATTEMPTS = 2
     n = _enqueue()
-    with mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=ConnectionRefusedError("smtp")):
+    with mock.patch(
+        "django.core.mail.EmailMultiAlternatives.send", side_effect=ConnectionRefusedError("smtp")
+    ):
         notification_deliver(notification_id=n.pk)
         n.refresh_from_db()
         assert n.status == "pending" and n.attempts == 1 and "smtp" in n.last_error
         assert n.next_attempt_at > timezone.now()
-        Notification.objects.filter(pk=n.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        Notification.objects.filter(pk=n.pk).update(
+            next_attempt_at=timezone.now() - timedelta(seconds=1)
+        )
         notification_sweep()
     n.refresh_from_db()
     assert n.status == "failed" and n.attempts == 2
@@ -85,7 +96,9 @@ def test_sweep_delivers_what_was_missed_and_reclaims_stale_sends(mailoutbox, set
     stuck = _enqueue()
     fresh = _enqueue()
     Notification.objects.filter(pk=pending.pk).update(created_at=old)
-    Notification.objects.filter(pk=stuck.pk).update(status="sending", claimed_at=old, created_at=old)
+    Notification.objects.filter(pk=stuck.pk).update(
+        status="sending", claimed_at=old, created_at=old
+    )
     assert notification_sweep() == 2
     statuses = dict(Notification.objects.values_list("pk", "status"))
     assert statuses[pending.pk] == statuses[stuck.pk] == "sent"

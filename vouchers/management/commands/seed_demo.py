@@ -2,7 +2,7 @@
 
 import io
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -29,17 +29,56 @@ ROLES = [
     ("admin", "Admin 管理员", User.Role.ADMIN),
 ]
 PROVIDERS = [
-    ("SH Compute Hub", "上海算力枢纽有限公司 (Shanghai Compute Hub Co., Ltd.)", "91310115MA1K4AY4CX", ["domestic", "foreign"]),
-    ("Ascend Cloud East", "昇腾云东部数据中心有限公司 (Ascend Cloud East DC Co., Ltd.)", "91310104MA1FL12THP", ["domestic"]),
-    ("Lingang GPU Park", "临港智算园区运营有限公司 (Lingang GPU Park Operations Co., Ltd.)", "91310000MA7G3BJ1XB", ["foreign"]),
+    (
+        "SH Compute Hub",
+        "上海算力枢纽有限公司 (Shanghai Compute Hub Co., Ltd.)",
+        "91310115MA1K4AY4CX",
+        ["domestic", "foreign"],
+    ),
+    (
+        "Ascend Cloud East",
+        "昇腾云东部数据中心有限公司 (Ascend Cloud East DC Co., Ltd.)",
+        "91310104MA1FL12THP",
+        ["domestic"],
+    ),
+    (
+        "Lingang GPU Park",
+        "临港智算园区运营有限公司 (Lingang GPU Park Operations Co., Ltd.)",
+        "91310000MA7G3BJ1XB",
+        ["foreign"],
+    ),
 ]
 SAMPLE_ORGS = [
-    ("深算智能科技（上海）有限公司", "91310101MA1HD1TJ30", 23, "Legal-domain LLM fine-tuning",
-     "Fine-tune a 14B-parameter model on Chinese court judgments for contract review.", 46_080, "domestic", "180000.00"),
-    ("上海星图视觉科技有限公司", "91310112MA1GY7LLJQ", 41, "Satellite imagery foundation model",
-     "Pre-train a vision transformer on 2 PB of remote-sensing imagery for crop monitoring.", 92_160, "mixed", "280000.00"),
-    ("声动未来（上海）人工智能有限公司", "91330100MA2HD272H6", 12, "Speech model for Shanghainese",
-     "Train a speech recogniser for Wu Chinese dialects with 8,000 hours of licensed audio.", 30_720, "foreign", "140000.00"),
+    (
+        "深算智能科技（上海）有限公司",
+        "91310101MA1HD1TJ30",
+        23,
+        "Legal-domain LLM fine-tuning",
+        "Fine-tune a 14B-parameter model on Chinese court judgments for contract review.",
+        46_080,
+        "domestic",
+        "180000.00",
+    ),
+    (
+        "上海星图视觉科技有限公司",
+        "91310112MA1GY7LLJQ",
+        41,
+        "Satellite imagery foundation model",
+        "Pre-train a vision transformer on 2 PB of remote-sensing imagery for crop monitoring.",
+        92_160,
+        "mixed",
+        "280000.00",
+    ),
+    (
+        "声动未来（上海）人工智能有限公司",
+        "91330100MA2HD272H6",
+        12,
+        "Speech model for Shanghainese",
+        "Train a speech recogniser for Wu Chinese dialects with 8,000 hours of licensed audio.",
+        30_720,
+        "foreign",
+        "140000.00",
+    ),
 ]
 
 
@@ -67,7 +106,9 @@ class Command(BaseCommand):
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
             self._sample_applications(programs["SH-2026-R1"], providers, users)
         if not quiet:
-            self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (password: %s):" % password))
+            self.stdout.write(
+                self.style.SUCCESS(f"Demo data ready. Logins (password: {password}):")
+            )
             for key, _name, role in ROLES:
                 self.stdout.write(f"  {role.label:<18} {key}@{DEMO_DOMAIN}")
 
@@ -92,7 +133,12 @@ class Command(BaseCommand):
         for short, legal, number, chips in PROVIDERS:
             provider, _created = Provider.objects.get_or_create(
                 registration_number=number,
-                defaults={"short_name": short, "legal_name": legal, "region": "CN-SH", "chip_origins": chips},
+                defaults={
+                    "short_name": short,
+                    "legal_name": legal,
+                    "region": "CN-SH",
+                    "chip_origins": chips,
+                },
             )
             out.append(provider)
         return out
@@ -100,77 +146,151 @@ class Command(BaseCommand):
     def _programs(self, providers: list[Provider]) -> dict[str, Program]:
         now = timezone.now()
         specs = [
-            dict(code="SH-2026-R1", slug="shanghai-2026-round-1",
-                 name="Shanghai AI Compute Voucher Program 2026 · Round 1", name_zh="上海市人工智能算力券 2026 年第一批",
-                 summary=("Vouchers of USD 140,000 to 280,000 for AI startups registered in Shanghai, paying 30% of "
-                          "GPU compute at approved data centres and 50% on domestic AI chips."),
-                 summary_zh="面向在沪注册的人工智能初创企业，发放 14 万至 28 万美元算力券：在认定的智算中心使用算力补贴 30%，使用国产 AI 芯片补贴 50%。",
-                 region="CN-SH", currency="USD", budget_cents=14_000_000_00, allowed_regions=["CN-SH"],
-                 max_company_age_years=5, max_headcount=300, max_annual_revenue_cents=15_000_000_00,
-                 opens_at=now - timedelta(days=60), closes_at=now + timedelta(days=90)),
-            dict(code="BJ-2025", slug="beijing-2025", name="Beijing Compute Partner Vouchers 2025",
-                 name_zh="北京市算力伙伴券 2025", summary="The 2025 round. Closed; vouchers are being redeemed.",
-                 summary_zh="2025 年度批次，已截止申报。", region="CN-BJ", currency="USD", budget_cents=8_400_000_00,
-                 allowed_regions=["CN-BJ"], max_company_age_years=None, max_headcount=None, max_annual_revenue_cents=None,
-                 opens_at=now - timedelta(days=400), closes_at=now - timedelta(days=200)),
-            dict(code="HZ-2027-DC", slug="hangzhou-2027-domestic-chips",
-                 name="Hangzhou Domestic-Chip Compute Vouchers 2027", name_zh="杭州市国产芯片算力券 2027",
-                 summary="For compute on domestic AI chips only. Opens next month.", summary_zh="仅限国产 AI 芯片算力，下月开放申报。",
-                 region="CN-ZJ", currency="USD", budget_cents=5_600_000_00, allowed_regions=["CN-ZJ"],
-                 max_company_age_years=8, max_headcount=500, max_annual_revenue_cents=None,
-                 opens_at=now + timedelta(days=30), closes_at=now + timedelta(days=150)),
+            dict(
+                code="SH-2026-R1",
+                slug="shanghai-2026-round-1",
+                name="Shanghai AI Compute Voucher Program 2026 · Round 1",
+                name_zh="上海市人工智能算力券 2026 年第一批",
+                summary=(
+                    "Vouchers of USD 140,000 to 280,000 for AI startups registered in Shanghai, paying 30% of "
+                    "GPU compute at approved data centres and 50% on domestic AI chips."
+                ),
+                summary_zh="面向在沪注册的人工智能初创企业，发放 14 万至 28 万美元算力券：在认定的智算中心使用算力补贴 30%，使用国产 AI 芯片补贴 50%。",
+                region="CN-SH",
+                currency="USD",
+                budget_cents=14_000_000_00,
+                allowed_regions=["CN-SH"],
+                max_company_age_years=5,
+                max_headcount=300,
+                max_annual_revenue_cents=15_000_000_00,
+                opens_at=now - timedelta(days=60),
+                closes_at=now + timedelta(days=90),
+            ),
+            dict(
+                code="BJ-2025",
+                slug="beijing-2025",
+                name="Beijing Compute Partner Vouchers 2025",
+                name_zh="北京市算力伙伴券 2025",
+                summary="The 2025 round. Closed; vouchers are being redeemed.",
+                summary_zh="2025 年度批次，已截止申报。",
+                region="CN-BJ",
+                currency="USD",
+                budget_cents=8_400_000_00,
+                allowed_regions=["CN-BJ"],
+                max_company_age_years=None,
+                max_headcount=None,
+                max_annual_revenue_cents=None,
+                opens_at=now - timedelta(days=400),
+                closes_at=now - timedelta(days=200),
+            ),
+            dict(
+                code="HZ-2027-DC",
+                slug="hangzhou-2027-domestic-chips",
+                name="Hangzhou Domestic-Chip Compute Vouchers 2027",
+                name_zh="杭州市国产芯片算力券 2027",
+                summary="For compute on domestic AI chips only. Opens next month.",
+                summary_zh="仅限国产 AI 芯片算力，下月开放申报。",
+                region="CN-ZJ",
+                currency="USD",
+                budget_cents=5_600_000_00,
+                allowed_regions=["CN-ZJ"],
+                max_company_age_years=8,
+                max_headcount=500,
+                max_annual_revenue_cents=None,
+                opens_at=now + timedelta(days=30),
+                closes_at=now + timedelta(days=150),
+            ),
         ]
         programs = {}
         for spec in specs:
             code = spec.pop("code")
-            program, created = Program.objects.get_or_create(code=code, defaults={**spec, "is_published": True})
+            program, created = Program.objects.get_or_create(
+                code=code, defaults={**spec, "is_published": True}
+            )
             if created:
                 program.full_clean()
                 program.approved_providers.set(providers)
             programs[code] = program
         return programs
 
-    def _sample_applications(self, program: Program, providers: list[Provider], users: dict[str, User]) -> None:
+    def _sample_applications(
+        self, program: Program, providers: list[Provider], users: dict[str, User]
+    ) -> None:
         """Three submitted applications from other startups, one returned and resubmitted, so
         officers have something to look at. Built through the services, so the history is real."""
-        for index, (legal, number, staff, title, summary, hours, chips, amount) in enumerate(SAMPLE_ORGS, start=1):
+        for index, (legal, number, staff, title, summary, hours, chips, amount) in enumerate(
+            SAMPLE_ORGS, start=1
+        ):
             if Organization.objects.filter(registration_number=number).exists():
                 continue
             with transaction.atomic():
                 founder = User.objects.create_user(
-                    email=f"founder{index}@{DEMO_DOMAIN}", password=None, full_name=f"Founder {index}",
+                    email=f"founder{index}@{DEMO_DOMAIN}",
+                    password=None,
+                    full_name=f"Founder {index}",
                     email_verified_at=timezone.now(),
                 )
                 org = applicant_services.organization_create(
-                    actor=founder, legal_name=legal, registration_scheme="cn_uscc", registration_number=number,
-                    region="CN-SH", incorporated_on=date.today() - timedelta(days=400 * index), headcount=staff,
+                    actor=founder,
+                    legal_name=legal,
+                    registration_scheme="cn_uscc",
+                    registration_number=number,
+                    region="CN-SH",
+                    incorporated_on=timezone.localdate() - timedelta(days=400 * index),
+                    headcount=staff,
                     annual_revenue_cents=1_200_000_00 * index,
                 )
-            app = applicant_services.application_create(actor=founder, organization_id=org.pk, program_id=program.pk)
+            app = applicant_services.application_create(
+                actor=founder, organization_id=org.pk, program_id=program.pk
+            )
             from core.money import parse_cents
 
-            applicant_services.application_update(actor=founder, application_id=app.pk, values={
-                "title": title, "summary": summary, "description": summary + " Milestones: data (M1-M2), training "
-                "(M3-M5), evaluation and release (M6).", "gpu_hours": hours, "chip_origin": chips,
-                "intended_provider": providers[index % len(providers)], "requested_amount_cents": parse_cents(amount),
-                "declares_truthful": True, "declares_no_double_funding": True,
-                "declares_no_provider_affiliation": True, "declared_by_name": founder.full_name,
-            })
+            applicant_services.application_update(
+                actor=founder,
+                application_id=app.pk,
+                values={
+                    "title": title,
+                    "summary": summary,
+                    "description": summary + " Milestones: data (M1-M2), training "
+                    "(M3-M5), evaluation and release (M6).",
+                    "gpu_hours": hours,
+                    "chip_origin": chips,
+                    "intended_provider": providers[index % len(providers)],
+                    "requested_amount_cents": parse_cents(amount),
+                    "declares_truthful": True,
+                    "declares_no_double_funding": True,
+                    "declares_no_provider_affiliation": True,
+                    "declared_by_name": founder.full_name,
+                },
+            )
             applicant_services.document_add(
-                actor=founder, application_id=app.pk, kind="business_licence",
-                upload=SimpleUploadedFile("business-licence.pdf", _pdf_bytes("Business licence"), "application/pdf"),
+                actor=founder,
+                application_id=app.pk,
+                kind="business_licence",
+                upload=SimpleUploadedFile(
+                    "business-licence.pdf", _pdf_bytes("Business licence"), "application/pdf"
+                ),
             )
             applicant_services.application_submit(actor=founder, application_id=app.pk)
             if index == 1:
                 applicant_services.application_return(
-                    actor=users["reviewer"], application_id=app.pk,
+                    actor=users["reviewer"],
+                    application_id=app.pk,
                     message="Please attach the provider's quotation and explain the GPU-hour estimate.",
                 )
-                applicant_services.application_update(actor=founder, application_id=app.pk, values={
-                    "compute_plan": "64 Ascend 910B cards for 30 days at 24 h = 46,080 card-hours (quotation attached).",
-                })
+                applicant_services.application_update(
+                    actor=founder,
+                    application_id=app.pk,
+                    values={
+                        "compute_plan": "64 Ascend 910B cards for 30 days at 24 h = 46,080 card-hours (quotation attached).",
+                    },
+                )
                 applicant_services.document_add(
-                    actor=founder, application_id=app.pk, kind="compute_quote",
-                    upload=SimpleUploadedFile("quotation.pdf", _pdf_bytes("Quotation"), "application/pdf"),
+                    actor=founder,
+                    application_id=app.pk,
+                    kind="compute_quote",
+                    upload=SimpleUploadedFile(
+                        "quotation.pdf", _pdf_bytes("Quotation"), "application/pdf"
+                    ),
                 )
                 applicant_services.application_submit(actor=founder, application_id=app.pk)
