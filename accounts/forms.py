@@ -41,7 +41,7 @@ class SignUpForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if (
             data.get("password")
             and data.get("password_confirm")

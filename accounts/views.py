@@ -27,6 +27,7 @@ from accounts.services import (
     user_set_language,
     user_verify_email,
 )
+from accounts.utils import user_of
 from core.exceptions import DomainError
 from core.forms import add_domain_error
 from core.views import posted, safe_next
@@ -78,9 +79,10 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @require_POST
 def resend_verification(request: HttpRequest) -> HttpResponse:
-    user_send_verification(user=request.user)  # type: ignore[arg-type]
+    user_send_verification(user=user_of(request))
     messages.info(
-        request, _("We sent a new confirmation link to %(email)s.") % {"email": request.user.email}
+        request,
+        _("We sent a new confirmation link to %(email)s.") % {"email": user_of(request).email},
     )
     return _redirect_back(request, reverse("applicants:dashboard"))
 
@@ -98,7 +100,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         language = form.cleaned_data["language"]
         if request.user.is_authenticated:
-            user_set_language(user=request.user, language=language)  # type: ignore[arg-type]
+            user_set_language(user=user_of(request), language=language)
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             language,
@@ -114,9 +116,9 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(posted(request))
     new_token: str | None = None
     if request.method == "POST" and form.is_valid():
-        _token, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
+        _token, new_token = api_token_create(user=user_of(request), name=form.cleaned_data["name"])
         form = ApiTokenForm()
-    tokens = ApiToken.objects.filter(user=request.user)
+    tokens = ApiToken.objects.filter(user=user_of(request))
     return render(
         request, "accounts/settings.html", {"form": form, "tokens": tokens, "new_token": new_token}
     )
@@ -126,7 +128,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
-        api_token_revoke(actor=request.user, token_id=token_id)  # type: ignore[arg-type]
+        api_token_revoke(actor=user_of(request), token_id=token_id)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -178,9 +180,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
         response = super().form_valid(form)
         audit_record(
-            actor=self.request.user,
+            actor=user_of(self.request),
             action=AuditAction.USER_PASSWORD_CHANGED,
-            target=self.request.user,
+            target=user_of(self.request),
             data={"via": "settings"},
         )
         messages.success(self.request, _("Your password was changed."))

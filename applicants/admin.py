@@ -79,7 +79,7 @@ class VersionInline(admin.TabularInline):
     model = ApplicationVersion
     extra = 0
     fields = ["number", "receipt_number", "submitted_at", "submitted_by", "content_sha256"]
-    readonly_fields = fields
+    readonly_fields = ["number", "receipt_number", "submitted_at", "submitted_by", "content_sha256"]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -90,7 +90,14 @@ class DocumentInline(admin.TabularInline):
     model = Document
     extra = 0
     fields = ["kind", "original_name", "content_type", "size_bytes", "sha256", "removed_at"]
-    readonly_fields = fields
+    readonly_fields = [
+        "kind",
+        "original_name",
+        "content_type",
+        "size_bytes",
+        "sha256",
+        "removed_at",
+    ]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

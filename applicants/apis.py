@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
+from accounts.utils import user_of
 from applicants import services
 from applicants.models import Application, ApplicationVersion, Document, Organization
 from applicants.policies import AppAction, OrgAction
@@ -88,7 +88,7 @@ class OrganizationUpdateInput(StrictInputSerializer):
 class OrganizationListCreateApi(APIView):
     @extend_schema(operation_id="organizations_list", responses=OrganizationOutput(many=True))
     def get(self, request: Request) -> Response:
-        organizations = organization_list_for_user(user=request.user)  # type: ignore[arg-type]
+        organizations = organization_list_for_user(user=user_of(request))
         return Response(OrganizationOutput(organizations, many=True).data)
 
     @extend_schema(
@@ -99,7 +99,7 @@ class OrganizationListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = OrganizationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        organization = services.organization_create(actor=request.user, **data.validated_data)  # type: ignore[arg-type]
+        organization = services.organization_create(actor=user_of(request), **data.validated_data)
         return Response(OrganizationOutput(organization).data, status=status.HTTP_201_CREATED)
 
 
@@ -107,8 +107,8 @@ class OrganizationDetailApi(APIView):
     @extend_schema(operation_id="organizations_retrieve", responses=OrganizationOutput)
     def get(self, request: Request, organization_id: int) -> Response:
         organization = organization_get_for(
-            viewer=request.user,
-            organization_id=organization_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            organization_id=organization_id,
             action=OrgAction.VIEW,
         )
         return Response(OrganizationOutput(organization).data)
@@ -120,15 +120,15 @@ class OrganizationDetailApi(APIView):
     )
     def patch(self, request: Request, organization_id: int) -> Response:
         organization = organization_get_for(
-            viewer=request.user,
-            organization_id=organization_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            organization_id=organization_id,
             action=OrgAction.EDIT,
         )
         data = OrganizationUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         organization = services.organization_update(
-            actor=request.user,
-            organization_id=organization.pk,  # type: ignore[arg-type]
+            actor=user_of(request),
+            organization_id=organization.pk,
             **data.validated_data,
         )
         return Response(OrganizationOutput(organization).data)
@@ -146,8 +146,8 @@ class OrganizationMembersApi(APIView):
     @extend_schema(operation_id="organizations_members_list", responses=MemberOutput(many=True))
     def get(self, request: Request, organization_id: int) -> Response:
         organization = organization_get_for(
-            viewer=request.user,
-            organization_id=organization_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            organization_id=organization_id,
             action=OrgAction.VIEW,
         )
         members = organization.memberships.select_related("user").order_by("created_at")
@@ -171,15 +171,15 @@ class OrganizationInviteApi(APIView):
     )
     def post(self, request: Request, organization_id: int) -> Response:
         organization = organization_get_for(
-            viewer=request.user,
-            organization_id=organization_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            organization_id=organization_id,
             action=OrgAction.INVITE,
         )
         data = InviteInput(data=request.data)
         data.is_valid(raise_exception=True)
         invitation, _raw = services.invitation_create(
-            actor=request.user,
-            organization_id=organization.pk,  # type: ignore[arg-type]
+            actor=user_of(request),
+            organization_id=organization.pk,
             email=data.validated_data["email"],
         )
         return Response(InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
@@ -197,8 +197,8 @@ class InvitationAcceptApi(APIView):
         data = InvitationAcceptInput(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.invitation_accept(
-            actor=request.user, token=data.validated_data["token"]
-        )  # type: ignore[arg-type]
+            actor=user_of(request), token=data.validated_data["token"]
+        )
         return Response(MemberOutput(membership).data)
 
 
@@ -340,7 +340,9 @@ class ApplicationListCreateApi(GenericAPIView):
     def get_queryset(self) -> QuerySet[Application]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
             return Application.objects.none()
-        return application_list_for_viewer(viewer=self.request.user).order_by("-updated_at", "-id")  # type: ignore[arg-type]
+        return application_list_for_viewer(viewer=user_of(self.request)).order_by(
+            "-updated_at", "-id"
+        )
 
     @extend_schema(operation_id="applications_list", responses=ApplicationListOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -355,7 +357,7 @@ class ApplicationListCreateApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         data = ApplicationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user: User = request.user  # type: ignore[assignment]
+        user = user_of(request)
         organization = Organization.objects.filter(pk=data.validated_data["organization"]).first()
         if organization is None:
             raise DomainError(
@@ -404,8 +406,8 @@ class ApplicationDetailApi(APIView):
     @extend_schema(operation_id="applications_retrieve", responses=ApplicationDetailOutput)
     def get(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.VIEW,
         )
         return Response(_detail(application))
@@ -417,20 +419,20 @@ class ApplicationDetailApi(APIView):
     )
     def patch(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.EDIT,
         )
         data = ApplicationUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         application = services.application_update(
-            actor=request.user,
-            application_id=application.pk,  # type: ignore[arg-type]
+            actor=user_of(request),
+            application_id=application.pk,
             values=dict(data.validated_data),
         )
         application = application_get_for(
-            viewer=request.user, application_id=application.pk, action=AppAction.VIEW
-        )  # type: ignore[arg-type]
+            viewer=user_of(request), application_id=application.pk, action=AppAction.VIEW
+        )
         return Response(_detail(application))
 
 
@@ -445,8 +447,8 @@ class ApplicationDocumentsApi(APIView):
     @extend_schema(operation_id="applications_documents_list", responses=DocumentOutput(many=True))
     def get(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.VIEW,
         )
         return Response(
@@ -460,15 +462,15 @@ class ApplicationDocumentsApi(APIView):
     )
     def post(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.EDIT,
         )
         data = DocumentInput(data=request.data)
         data.is_valid(raise_exception=True)
         document = services.document_add(
-            actor=request.user,
-            application_id=application.pk,  # type: ignore[arg-type]
+            actor=user_of(request),
+            application_id=application.pk,
             kind=data.validated_data["kind"],
             upload=data.validated_data["file"],
         )
@@ -482,8 +484,8 @@ class ApplicationDocumentApi(APIView):
     )
     def get(self, request: Request, application_id: int, document_id: int) -> FileResponse:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.VIEW,
         )
         document = get_object_or_404(Document, pk=document_id, application=application)
@@ -499,13 +501,13 @@ class ApplicationDocumentApi(APIView):
     @extend_schema(operation_id="applications_documents_delete", responses={204: None})
     def delete(self, request: Request, application_id: int, document_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.EDIT,
         )
         services.document_remove(
-            actor=request.user, application_id=application.pk, document_id=document_id
-        )  # type: ignore[arg-type]
+            actor=user_of(request), application_id=application.pk, document_id=document_id
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -524,11 +526,13 @@ class ApplicationSubmitApi(APIView):
     @extend_schema(operation_id="applications_submit", request=None, responses=ReceiptOutput)
     def post(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.SUBMIT,
         )
-        application = services.application_submit(actor=request.user, application_id=application.pk)  # type: ignore[arg-type]
+        application = services.application_submit(
+            actor=user_of(request), application_id=application.pk
+        )
         version = application.versions.select_related("submitted_by", "application").get(
             number=application.version
         )
@@ -545,15 +549,15 @@ class ApplicationWithdrawApi(APIView):
     )
     def post(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.WITHDRAW,
         )
         data = WithdrawInput(data=request.data)
         data.is_valid(raise_exception=True)
         application = services.application_withdraw(
-            actor=request.user,
-            application_id=application.pk,  # type: ignore[arg-type]
+            actor=user_of(request),
+            application_id=application.pk,
             reason=data.validated_data["reason"],
         )
         return Response(ApplicationListOutput(application).data)
@@ -569,15 +573,15 @@ class ApplicationReturnApi(APIView):
     )
     def post(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.RETURN,
         )
         data = ReturnInput(data=request.data)
         data.is_valid(raise_exception=True)
         application = services.application_return(
-            actor=request.user,
-            application_id=application.pk,  # type: ignore[arg-type]
+            actor=user_of(request),
+            application_id=application.pk,
             message=data.validated_data["message"],
         )
         return Response(ApplicationListOutput(application).data)
@@ -596,8 +600,8 @@ class ApplicationVersionsApi(APIView):
     @extend_schema(operation_id="applications_versions_list", responses=VersionOutput(many=True))
     def get(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.VIEW,
         )
         return Response(
@@ -607,7 +611,7 @@ class ApplicationVersionsApi(APIView):
 
 class ChangeOutput(serializers.Serializer):
     field = serializers.CharField()
-    label = serializers.CharField()
+    field_label = serializers.CharField(source="label")
     before = serializers.CharField()
     after = serializers.CharField()
 
@@ -623,8 +627,8 @@ class ApplicationVersionDiffApi(APIView):
     def get(self, request: Request, application_id: int, number: int) -> Response:
         """What changed in version `number` compared with the version before it."""
         application = application_get_for(
-            viewer=request.user,
-            application_id=application_id,  # type: ignore[arg-type]
+            viewer=user_of(request),
+            application_id=application_id,
             action=AppAction.VIEW,
         )
         versions = {

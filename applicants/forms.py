@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from applicants.models import Application, Document, Organization
 from core.forms import MoneyField
 from core.money import format_money
+from core.regions import REGIONS
 from vouchers.models import Program
 
 CURRENCIES = [("CNY", "CNY"), ("USD", "USD"), ("HKD", "HKD"), ("EUR", "EUR")]
@@ -36,9 +37,7 @@ class OrganizationForm(forms.Form):
             attrs={"autocomplete": "off", "spellcheck": "false", "class": "code"}
         ),
     )
-    region = forms.ChoiceField(
-        label=_("Registered in"), choices=Organization._meta.get_field("region").choices
-    )
+    region = forms.ChoiceField(label=_("Registered in"), choices=REGIONS)
     address = forms.CharField(label=_("Registered address"), max_length=300, required=False)
     website = forms.URLField(
         label=_("Website"), max_length=200, required=False, assume_scheme="https"
@@ -91,7 +90,7 @@ class ChooseOrganizationForm(forms.Form):
 
     def __init__(self, *args: Any, organizations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["organization"].queryset = organizations
+        self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
 
 
 class ProjectForm(forms.ModelForm):
@@ -150,9 +149,8 @@ class ComputeForm(forms.ModelForm):
         field = self.fields["intended_provider"]
         field.queryset = program.approved_providers.filter(is_active=True)  # type: ignore[attr-defined]
         field.empty_label = _("Choose a provider")  # type: ignore[attr-defined]
-        self.fields["chip_origin"].choices = [("", _("Choose"))] + list(
-            Application.ChipPlan.choices
-        )
+        chip_choices = [("", _("Choose")), *Application.ChipPlan.choices]
+        self.fields["chip_origin"].choices = chip_choices  # type: ignore[attr-defined]
         self.fields["gpu_hours"].widget.attrs.update({"min": 1, "inputmode": "numeric"})
         self.fields["gpu_hours"].max_value = 10**12  # type: ignore[attr-defined]
 

@@ -141,7 +141,7 @@ class Application(BaseModel):
         REJECTED = "rejected", _("Rejected")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    TRANSITIONS = {
+    TRANSITIONS: dict[str, set[str]] = {
         Status.DRAFT: {Status.SUBMITTED, Status.WITHDRAWN},
         Status.SUBMITTED: {Status.SCREENING, Status.IN_REVIEW, Status.RETURNED, Status.WITHDRAWN},
         Status.SCREENING: {Status.IN_REVIEW, Status.RETURNED, Status.REJECTED, Status.WITHDRAWN},

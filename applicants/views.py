@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from accounts.utils import user_of
 from applicants import services
 from applicants.forms import (
     ChooseOrganizationForm,
@@ -45,7 +46,7 @@ from vouchers.selectors import program_list_open
 
 
 def _applicant_required(request: HttpRequest) -> User:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     if not user.is_applicant:
         raise PermissionDenied(_("This part of the site is for applicants."))
     return user
@@ -53,7 +54,7 @@ def _applicant_required(request: HttpRequest) -> User:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     if not user.is_applicant:
         return redirect(
             "officer:applications" if user.role in User.OFFICER_ROLES or user.is_auditor else "home"
@@ -111,7 +112,7 @@ def organization_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def organization_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     organization = organization_get_for(viewer=user, organization_id=pk, action=OrgAction.VIEW)
     invite_form = InviteForm(posted(request))
     if request.method == "POST":
@@ -150,7 +151,7 @@ def organization_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def organization_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     organization = organization_get_for(viewer=user, organization_id=pk, action=OrgAction.EDIT)
     initial = {f: getattr(organization, f) for f in services.ORG_EDITABLE_FIELDS if f != "parent"}
     form = OrganizationEditForm(posted(request), initial=initial)
@@ -177,7 +178,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(f"{reverse('accounts:login')}?next={request.path}")
     if request.method == "POST":
         try:
-            membership = services.invitation_accept(actor=request.user, token=token)  # type: ignore[arg-type]
+            membership = services.invitation_accept(actor=user_of(request), token=token)
         except DomainError as exc:
             return render(request, "applicants/invitation.html", {"error": exc.message}, status=400)
         messages.success(request, _("You joined %(org)s.") % {"org": membership.organization})
@@ -270,7 +271,7 @@ def _step_form(step: str, application: Application, data: Any = None) -> Any:
 
 @login_required
 def application_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     if step not in STEP_SLUGS:
         raise Http404
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.EDIT)
@@ -307,7 +308,7 @@ def _after_save(request: HttpRequest, application: Application, step: str) -> Ht
 
 
 def _documents_step(request: HttpRequest, application: Application) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     form = DocumentForm()
     if request.method == "POST":
         if "remove" in request.POST:
@@ -353,7 +354,7 @@ def _documents_step(request: HttpRequest, application: Application) -> HttpRespo
 
 @login_required
 def application_review(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.EDIT)
     if not application.is_editable:
         return redirect("applicants:application_detail", pk=pk)
@@ -373,7 +374,7 @@ def application_review(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.SUBMIT)
     try:
         application = services.application_submit(actor=user, application_id=application.pk)
@@ -385,7 +386,7 @@ def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def application_receipt(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
     version = get_object_or_404(application.versions.select_related("submitted_by"), number=number)
     return render(
@@ -405,7 +406,7 @@ APPLICANT_TIMELINE_ACTIONS = {
 
 @login_required
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
     if not user.is_applicant:
         return redirect("officer:application_detail", pk=pk)
@@ -431,7 +432,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.WITHDRAW)
     form = WithdrawForm(posted(request))
     if request.method == "POST" and form.is_valid():
@@ -454,7 +455,7 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def document_download(request: HttpRequest, pk: int, document_id: int) -> FileResponse:
     """Serve a document after the same permission check as its application. Never inline."""
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
     document = get_object_or_404(Document, pk=document_id, application=application)
     response = FileResponse(

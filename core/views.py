@@ -1,4 +1,4 @@
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -75,7 +75,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
-def posted(request: HttpRequest) -> object:
+def posted(request: HttpRequest) -> QueryDict | None:
     """The POST data to bind a form to, or None for GET: an empty POST still shows its errors
     (unlike the `request.POST or None` idiom, which silently treats it as unbound)."""
     return request.POST if request.method == "POST" else None

@@ -19,7 +19,7 @@ class Notification(BaseModel):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    TRANSITIONS = {
+    TRANSITIONS: dict[str, set[str]] = {
         Status.PENDING: {Status.SENDING},
         Status.SENDING: {Status.SENT, Status.PENDING, Status.FAILED},
         Status.SENT: set(),

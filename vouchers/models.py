@@ -1,6 +1,7 @@
 """Programs (calls for applications). Every number here is data that admins edit."""
 
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -119,7 +120,7 @@ class Program(BaseModel):
         return f"{self.code} {self.name}"
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             errors["closes_at"] = _("The closing time must be after the opening time.")
         if (

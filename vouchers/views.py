@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from accounts.utils import user_of
 from applicants.forms import ReturnForm
 from applicants.models import Application
 from applicants.policies import OFFICER_VIEW_ROLES, AppAction, application_allows
@@ -48,10 +49,10 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
         Program.objects.prefetch_related("approved_providers"), slug=slug, is_published=True
     )
     existing = None
-    if request.user.is_authenticated and request.user.is_applicant:  # type: ignore[union-attr]
+    if request.user.is_authenticated and request.user.is_applicant:
         existing = Application.objects.filter(
             program=program,
-            organization__memberships__user=request.user,
+            organization__memberships__user=user_of(request),
             status__in=Application.OPEN,
         ).first()
     return render(
@@ -60,7 +61,7 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _officer(request: HttpRequest) -> User:
-    user: User = request.user  # type: ignore[assignment]
+    user = user_of(request)
     if user.role not in OFFICER_VIEW_ROLES:
         raise PermissionDenied(_("This part of the site is for program officers and auditors."))
     return user

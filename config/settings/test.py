@@ -59,8 +59,8 @@ CELERY_BROKER_URL = env("REDIS_URL", default="") or "memory://"
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
-MEDIA_ROOT = BASE_DIR / "var" / "test-media" / str(os.getpid())
-STATIC_ROOT = BASE_DIR / "var" / "test-static"
+MEDIA_ROOT = str(BASE_DIR / "var" / "test-media" / str(os.getpid()))
+STATIC_ROOT = str(BASE_DIR / "var" / "test-static")
 os.makedirs(STATIC_ROOT, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -78,7 +78,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if first_field and first_field != "non_field_errors":
             message = f"{first_field}: {message}"
         codes = exc.get_codes()
-        code = "validation_error"
+        code: str = "validation_error"
         if isinstance(codes, dict) and len(codes) == 1:
             only = next(iter(codes.values()))
             if isinstance(only, list) and len(only) == 1 and isinstance(only[0], str):
@@ -88,8 +88,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else _("Request refused.")
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-        response.data = error_body(str(code), message)
+        raw_code = exc.get_codes()
+        api_code = raw_code if isinstance(raw_code, str) else exc.default_code
+        response.data = error_body(str(api_code), message)
     return response
 
 

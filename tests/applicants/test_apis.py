@@ -497,7 +497,7 @@ def test_officer_can_return_and_applicant_resubmits_with_diff(applicant, reviewe
     assert client.post(f"/api/v1/applications/{submitted.pk}/submit/").json()["version"] == 2
     diff = officer.get(f"/api/v1/applications/{submitted.pk}/versions/2/diff/").json()
     assert diff["changes"] == [
-        {"field": "title", "label": "Project title", "before": "Legal LLM", "after": "Legal LLM v2"}
+        {"field": "title", "field_label": "Project title", "before": "Legal LLM", "after": "Legal LLM v2"}
     ]
     assert officer.get(f"/api/v1/applications/{submitted.pk}/versions/1/diff/").status_code == 404
 

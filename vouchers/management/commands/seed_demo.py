@@ -203,7 +203,7 @@ class Command(BaseCommand):
         ]
         programs = {}
         for spec in specs:
-            code = spec.pop("code")
+            code = str(spec.pop("code"))
             program, created = Program.objects.get_or_create(
                 code=code, defaults={**spec, "is_published": True}
             )
