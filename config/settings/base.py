@@ -267,3 +267,14 @@ LOGGING = {
 }
 TRUST_X_FORWARDED_FOR = env.bool("DJANGO_TRUST_X_FORWARDED_FOR", default=False)
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
+
+# --- Periodic work: the one place schedules are declared ------------------------------------
+# django-celery-beat copies these into its database tables on start; admins can see them there.
+CELERY_BEAT_SCHEDULE = {
+    # Deliver emails whose on-commit task never ran (Redis was down, a worker died mid-send).
+    # Every minute keeps the worst-case delay short; an idle sweep is one indexed query.
+    "notifications-sweep": {
+        "task": "notifications.tasks.notification_sweep_task",
+        "schedule": OUTBOX_SWEEP_SECONDS,
+    },
+}
