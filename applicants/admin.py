@@ -144,6 +144,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # view only: a submitted application is locked for staff too
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
