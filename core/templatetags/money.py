@@ -20,3 +20,32 @@ def bps_percent(bps: int | None) -> str:
         return "—"
     whole, rest = divmod(int(bps), 100)
     return f"{whole}%" if rest == 0 else f"{whole}.{rest:02d}".rstrip("0") + "%"
+
+
+@register.filter(name="money_text")
+def money_text(amount: str | None, currency: str = "") -> str:
+    """A frozen decimal string ("1200000.00", as in submitted snapshots) for people."""
+    from core.money import MoneyError, parse_cents
+
+    if amount in (None, ""):
+        return "—"
+    try:
+        return format_money(parse_cents(str(amount), allow_zero=True), currency or "")
+    except MoneyError:
+        return f"{currency} {amount}".strip()
+
+
+@register.filter(name="region_label")
+def region_label(code: str | None) -> str:
+    from core.regions import region_label as label
+
+    return label(code) if code else "—"
+
+
+@register.filter(name="chip_label")
+def chip_label(value: str | None) -> str:
+    from applicants.models import Application
+
+    if not value:
+        return "—"
+    return str(dict(Application.ChipPlan.choices).get(value, value))
