@@ -40,7 +40,7 @@ CHROMIUM_ARGS = [
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
-DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_TIMEOUT_MS = 15_000  # generous: CI machines and busy laptops are slow
 PASSWORD = "correct-horse-battery"  # the password tests.factories.UserFactory sets
 
 
@@ -69,7 +69,9 @@ def browser() -> Iterator[Any]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
             try:
                 yield chromium
             finally:
@@ -105,8 +107,9 @@ def context(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
     Links in emails are built from SITE_URL, so it points at the live server.
     """
     settings.SITE_URL = live_server.url
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
-                              base_url=live_server.url)
+    ctx = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-US", base_url=live_server.url
+    )
     ctx.set_default_timeout(DEFAULT_TIMEOUT_MS)
     ctx.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
     try:
@@ -115,13 +118,34 @@ def context(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
         ctx.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    """Keep each phase's report on the test item, so `page` can tell whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(context: Any, page_problems: PageProblems) -> Iterator[Any]:
-    """A page that records uncaught JS errors and 5xx answers; the test fails if there were any."""
+def page(context: Any, page_problems: PageProblems, request: Any) -> Iterator[Any]:
+    """A page that records uncaught JS errors and 5xx answers; the test fails if there were any.
+
+    When the test fails, the page as it was is saved to test-artifacts/browser/failures/.
+    """
     pg = context.new_page()
     pg.on("pageerror", lambda exc: page_problems.js_errors.append(f"{pg.url}: {exc}"))
-    pg.on("response", lambda r: r.status >= 500 and page_problems.server_errors.append(f"{r.status} {r.url}"))
+    pg.on(
+        "response",
+        lambda r: r.status >= 500 and page_problems.server_errors.append(f"{r.status} {r.url}"),
+    )
     yield pg
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and not pg.is_closed():
+        failures = ARTIFACTS / "failures"
+        failures.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.nodeid.rsplit("/", 1)[-1])
+        pg.screenshot(path=str(failures / f"{name}.png"), full_page=True)
+        print(f"\nbrowser was at {pg.url}; screenshot: {failures / name}.png")
     page_problems.assert_none()
 
 
@@ -154,7 +178,11 @@ def shots(page: Any, request: Any) -> Screenshots:
     """Screenshots for this test, in a folder named after the module: test_applicant_journey.py
     -> test-artifacts/browser/applicant-journey/. Override with @pytest.mark.journey("name")."""
     marker = request.node.get_closest_marker("journey")
-    journey = marker.args[0] if marker else request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    journey = (
+        marker.args[0]
+        if marker
+        else request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    )
     return screenshots_for(page, journey.replace("_", "-"))
 
 
@@ -162,7 +190,14 @@ def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "journey(name): folder for a browser journey's screenshots")
 
 
-def login(page: Any, base_url: str, *, email: str, password: str = PASSWORD, shots: Screenshots | None = None) -> None:
+def login(
+    page: Any,
+    base_url: str,
+    *,
+    email: str,
+    password: str = PASSWORD,
+    shots: Screenshots | None = None,
+) -> None:
     """Log in through the real login form and wait until the app has redirected away from it.
     With `shots`, the filled-in form is photographed as "login"."""
     page.goto(f"{base_url}/accounts/login/")

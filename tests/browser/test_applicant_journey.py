@@ -25,9 +25,13 @@ EMAIL = "mei.chen@example.com"
 PASSWORD = "tea-kettle-lantern-42"
 VALID_USCC = "91350100M000100Y43"
 WRONG_CHECK_USCC = "91350100M000100Y44"  # same code, wrong GB 32100-2015 check character
-# The first bytes of a Windows executable: what a renamed .exe looks like to the server.
 CJK = re.compile(r"[\u4e00-\u9fff]")
-EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 240 + b"This program cannot be run in DOS mode."
+# The first bytes of a Windows executable: what a renamed .exe looks like to the server.
+EXE_BYTES = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\x00" * 240
+    + b"This program cannot be run in DOS mode."
+)
 
 
 def _click_and_wait(page: Any, test_id: str) -> None:
@@ -40,9 +44,13 @@ def _field_error(page: Any, field: str) -> Any:
     return page.locator(f"#field-{field} .error-message")
 
 
-def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live_server: Any, shots: Any) -> None:
+def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
+    page: Any, live_server: Any, shots: Any
+) -> None:
     base = live_server.url
-    provider = ProviderFactory(short_name="Shanghai AI Compute Centre", chip_origins=["domestic", "foreign"])
+    provider = ProviderFactory(
+        short_name="Shanghai AI Compute Centre", chip_origins=["domestic", "foreign"]
+    )
     program = ProgramFactory(name="Shanghai AI Compute Vouchers 2025", providers=[provider])
 
     # 1. The home page shows the open program and leads to sign-up.
@@ -93,10 +101,16 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
     shots.take("organization-filled")
     _click_and_wait(page, "organization-submit")
     expect(_field_error(page, "registration_number")).to_be_visible()
-    expect(_field_error(page, "registration_number")).to_contain_text(re.compile("check character", re.I))
+    expect(_field_error(page, "registration_number")).to_contain_text(
+        re.compile("check character", re.I)
+    )
     expect(page.locator(".error-summary")).to_be_visible()
-    expect(page.locator("#id_legal_name")).to_have_value("Shanghai Example Intelligent Technology Co., Ltd.")
-    assert not Organization.objects.exists(), "a code with a wrong check character must not be saved"
+    expect(page.locator("#id_legal_name")).to_have_value(
+        "Shanghai Example Intelligent Technology Co., Ltd."
+    )
+    assert not Organization.objects.exists(), (
+        "a code with a wrong check character must not be saved"
+    )
     shots.take("organization-wrong-check-character")
     page.fill("#id_registration_number", VALID_USCC)
     _click_and_wait(page, "organization-submit")
@@ -116,9 +130,15 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
     _click_and_wait(page, "start-application")
     expect(page.get_by_role("heading", level=1)).to_have_text("Project")
     page.fill("#id_title", "Legal-domain LLM fine-tuning")
-    page.fill("#id_summary", "We fine-tune an open 14B model to review Chinese commercial contracts.")
-    page.fill("#id_description", "Data: 2 million public judgments. Team of six. Evaluation on a held-out set.")
-    expect(page.locator("#field-title .optional")).to_have_count(0)  # needed to submit: not "optional"
+    page.fill(
+        "#id_summary", "We fine-tune an open 14B model to review Chinese commercial contracts."
+    )
+    page.fill(
+        "#id_description",
+        "Data: 2 million public judgments. Team of six. Evaluation on a held-out set.",
+    )
+    # Needed to submit, so the label must not call it "optional".
+    expect(page.locator("#field-title .optional")).to_have_count(0)
     shots.take("project-filled")
     _click_and_wait(page, "save-draft")
     expect(page.locator(".messages")).to_contain_text("Draft saved")
@@ -154,7 +174,9 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
     page.fill("#id_gpu_model", "Ascend 910B")
     page.select_option("#id_chip_origin", "domestic")
     page.select_option("#id_intended_provider", label=provider.short_name)
-    page.fill("#id_compute_plan", "64 cards for 30 days of supervised fine-tuning, then evaluation.")
+    page.fill(
+        "#id_compute_plan", "64 cards for 30 days of supervised fine-tuning, then evaluation."
+    )
     shots.take("compute")
     _click_and_wait(page, "save-continue")
 
@@ -165,7 +187,9 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
     expect(page.get_by_role("heading", level=1)).to_have_text("Funding")
     expect(_field_error(page, "requested_amount_cents")).to_be_visible()
     application.refresh_from_db()
-    assert application.requested_amount_cents is None, "an amount above the ceiling must not be saved"
+    assert application.requested_amount_cents is None, (
+        "an amount above the ceiling must not be saved"
+    )
     shots.take("funding-above-ceiling")
     page.fill("#id_requested_amount_cents", "150000.00")
     shots.take("funding-valid")
@@ -177,16 +201,20 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
     expect(page.get_by_role("heading", level=1)).to_have_text("Documents")
     shots.take("documents")
     page.select_option("#id_kind", "business_licence")
-    page.set_input_files("#id_file", {"name": "business-licence.pdf", "mimeType": "application/pdf",
-                                      "buffer": EXE_BYTES})
+    page.set_input_files(
+        "#id_file",
+        {"name": "business-licence.pdf", "mimeType": "application/pdf", "buffer": EXE_BYTES},
+    )
     _click_and_wait(page, "upload")
     expect(page.locator(".error-summary")).to_be_visible()
     expect(_field_error(page, "file")).to_be_visible()
     assert not Document.objects.exists(), "a renamed executable must not be stored"
     shots.take("documents-executable-refused")
     page.select_option("#id_kind", "business_licence")
-    page.set_input_files("#id_file", {"name": "business-licence.pdf", "mimeType": "application/pdf",
-                                      "buffer": pdf_bytes()})
+    page.set_input_files(
+        "#id_file",
+        {"name": "business-licence.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()},
+    )
     _click_and_wait(page, "upload")
     expect(page.locator(".messages")).to_contain_text("business-licence.pdf uploaded")
     expect(page.locator("table.data")).to_contain_text("business-licence.pdf")
@@ -212,7 +240,10 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
     shots.take("review")
     # An impatient double click: the page sends one request, the server makes one version.
     submit_posts: list[str] = []
-    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/submit/") and submit_posts.append(r.url))
+    page.on(
+        "request",
+        lambda r: r.method == "POST" and r.url.endswith("/submit/") and submit_posts.append(r.url),
+    )
     with page.expect_navigation():
         submit.dblclick()
 
@@ -246,8 +277,11 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
     expect(page).to_have_url(re.compile(rf"/portal/applications/{application.pk}/$"))
     expect(page.locator(".messages")).to_contain_text("submitted and locked")
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
-    replay = page.request.post(f"{base}/portal/applications/{application.pk}/submit/",
-                               headers={"X-CSRFToken": csrf, "Referer": base + "/"}, max_redirects=0)
+    replay = page.request.post(
+        f"{base}/portal/applications/{application.pk}/submit/",
+        headers={"X-CSRFToken": csrf, "Referer": base + "/"},
+        max_redirects=0,
+    )
     assert replay.status in (302, 303), replay.status
     assert ApplicationVersion.objects.filter(application=application).count() == 1
 
@@ -271,4 +305,6 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(page: Any, live
 
 def _has_chinese_catalogue() -> bool:
     """True once the project ships its own Simplified Chinese translations (locale/zh_Hans)."""
-    return any((Path(p) / "zh_Hans" / "LC_MESSAGES" / "django.mo").exists() for p in settings.LOCALE_PATHS)
+    return any(
+        (Path(p) / "zh_Hans" / "LC_MESSAGES" / "django.mo").exists() for p in settings.LOCALE_PATHS
+    )
