@@ -29,6 +29,7 @@ from applicants.selectors import (
     organization_list_for_user,
 )
 from core.api.fields import MoneyField
+from core.api.filters import BoundedIsoDateTimeFilter
 from core.api.pagination import PageNumberPagination
 from core.api.serializers import StrictInputSerializer
 from core.exceptions import DomainError
@@ -295,8 +296,8 @@ class ApplicationFilter(django_filters.FilterSet):
         field_name="organization_id", min_value=1, max_value=BIGINT_MAX
     )
     search = django_filters.CharFilter(method="filter_search", max_length=100)
-    submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
-    submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
+    submitted_after = BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_before = BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(
         fields=(
             ("submitted_at", "submitted_at"),

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Application, Document, Organization
+from applicants.rules import NEEDED_TO_SUBMIT
 from core.forms import MoneyField
 from core.money import format_money
 from core.regions import REGIONS
@@ -93,7 +94,17 @@ class ChooseOrganizationForm(forms.Form):
         self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
 
 
-class ProjectForm(forms.ModelForm):
+class DraftStepForm(forms.BaseForm):
+    """A wizard step: every field may be left empty in a draft, but the ones a submission needs
+    are marked (field.needed_to_submit) so the page can say so."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.needed_to_submit = name in NEEDED_TO_SUBMIT  # type: ignore[attr-defined]
+
+
+class ProjectForm(DraftStepForm, forms.ModelForm):
     class Meta:
         model = Application
         fields = ["title", "summary", "description"]
@@ -120,7 +131,7 @@ class ProjectForm(forms.ModelForm):
         }
 
 
-class ComputeForm(forms.ModelForm):
+class ComputeForm(DraftStepForm, forms.ModelForm):
     class Meta:
         model = Application
         fields = ["gpu_hours", "gpu_model", "chip_origin", "intended_provider", "compute_plan"]
@@ -155,7 +166,7 @@ class ComputeForm(forms.ModelForm):
         self.fields["gpu_hours"].max_value = 10**12  # type: ignore[attr-defined]
 
 
-class FundingForm(forms.Form):
+class FundingForm(DraftStepForm, forms.Form):
     requested_amount_cents = MoneyField(label=_("Amount requested"), required=False)
 
     def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
@@ -183,7 +194,7 @@ class DocumentForm(forms.Form):
     )
 
 
-class DeclarationsForm(forms.ModelForm):
+class DeclarationsForm(DraftStepForm, forms.ModelForm):
     class Meta:
         model = Application
         fields = [

@@ -25,6 +25,13 @@ STEPS: list[tuple[str, Any]] = [
 ]
 STEP_SLUGS = [slug for slug, _title in STEPS]
 
+# Answers a draft may leave empty but a submission may not (see missing_items).
+NEEDED_TO_SUBMIT = frozenset({
+    "title", "summary", "description", "gpu_hours", "chip_origin", "intended_provider",
+    "requested_amount_cents", "declares_truthful", "declares_no_double_funding",
+    "declares_no_provider_affiliation", "declared_by_name",
+})  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Missing:

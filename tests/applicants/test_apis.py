@@ -474,6 +474,23 @@ def test_officer_list_excludes_drafts_and_filters(
     _assert_error(client.get("/api/v1/applications/?program=abc"), 400, field="program")
     _assert_error(client.get("/api/v1/applications/?ordering=password"), 400)
     assert client.get("/api/v1/applications/?page=999").status_code == 404
+    for bad in (
+        "0603-09-12T05:23:57-19:31",
+        "0001-01-01T00:00:00Z",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+    ):
+        _assert_error(
+            client.get("/api/v1/applications/", {"submitted_after": bad}),
+            400,
+            field="submitted_after",
+        )
+    assert (
+        client.get(
+            "/api/v1/applications/", {"submitted_after": "2026-01-01T00:00:00+08:00"}
+        ).status_code
+        == 200
+    )
 
 
 def test_officer_can_return_and_applicant_resubmits_with_diff(applicant, reviewer, submitted):
@@ -497,7 +514,12 @@ def test_officer_can_return_and_applicant_resubmits_with_diff(applicant, reviewe
     assert client.post(f"/api/v1/applications/{submitted.pk}/submit/").json()["version"] == 2
     diff = officer.get(f"/api/v1/applications/{submitted.pk}/versions/2/diff/").json()
     assert diff["changes"] == [
-        {"field": "title", "field_label": "Project title", "before": "Legal LLM", "after": "Legal LLM v2"}
+        {
+            "field": "title",
+            "field_label": "Project title",
+            "before": "Legal LLM",
+            "after": "Legal LLM v2",
+        }
     ]
     assert officer.get(f"/api/v1/applications/{submitted.pk}/versions/1/diff/").status_code == 404
 

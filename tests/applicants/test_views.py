@@ -103,8 +103,9 @@ def test_wizard_save_draft_stays_and_continue_moves_on(web, draft):
     assert go["Location"] == reverse("applicants:application_step", args=[draft.pk, "compute"])
     draft.refresh_from_db()
     assert (draft.title, draft.summary) == ("Legal LLM", "s")
-    page = web.get(url)
-    assert "1 of 5 sections complete" in page.content.decode()
+    page = web.get(url).content.decode()
+    assert "1 of 5 sections complete" in page
+    assert page.count('<span class="req"') == 3  # title, summary, description: needed to submit
 
 
 @pytest.mark.parametrize(
