@@ -24,10 +24,12 @@ if env("DATABASE_URL", default=""):
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
+    _sqlite_path = Path(str(env.path("SQLITE_PATH", default=BASE_DIR / "var" / "db.sqlite3")))
+    _sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(env.path("SQLITE_PATH", default=BASE_DIR / "var" / "db.sqlite3")),
+            "NAME": str(_sqlite_path),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
