@@ -10,13 +10,14 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
 if [ -n "${REDIS_URL:-}" ]; then
-  $WORKER_CMD >var/log/worker.log 2>&1 & pids+=($!)
+  # The worker's output (emails on the console backend included) shows here and in var/log/.
+  $WORKER_CMD > >(tee var/log/worker.log) 2>&1 & pids+=($!)
   $BEAT_CMD >var/log/beat.log 2>&1 & pids+=($!)
-  mode="PostgreSQL/Redis mode: Celery worker and beat running (logs in var/log/)"
+  mode="Redis mode: Celery worker and beat running (logs also in var/log/)"
 else
-  mode="embedded mode: SQLite in var/db.sqlite3, Celery tasks run in-process"
+  mode="embedded mode: Celery tasks run in-process"
 fi
-[[ "${DATABASE_URL:-}" == postgres* ]] || [ -z "${REDIS_URL:-}" ] || mode="SQLite + Redis: Celery worker and beat running"
+if [[ "${DATABASE_URL:-}" == postgres* ]]; then mode="PostgreSQL, $mode"; else mode="SQLite in var/db.sqlite3, $mode"; fi
 
 cat <<MSG
 
