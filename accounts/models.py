@@ -135,7 +135,7 @@ class ApiToken(BaseModel):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100)
-    prefix = models.CharField(max_length=12, help_text=_("First characters, to recognise it."))
+    prefix = models.CharField(max_length=12, help_text=_("First characters, to recognize it."))
     key_hash = models.CharField(max_length=64, unique=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -133,7 +133,7 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(
-            request, _("The token was revoked. Programs using it can no longer connect.")
+            request, _("The token was revoked. Scripts and systems using it can no longer connect.")
         )
     return redirect("accounts:settings")
 

@@ -147,7 +147,7 @@ class ComputeForm(DraftStepForm, forms.ModelForm):
                 "Card-hours over the whole project, e.g. 64 cards × 30 days × 24 h = 46,080."
             ),
             "gpu_model": _("e.g. Ascend 910B, H800. Optional."),
-            "chip_origin": _("Compute on domestic AI chips is subsidised at a higher rate."),
+            "chip_origin": _("Compute on domestic AI chips is subsidized at a higher rate."),
             "intended_provider": _(
                 "Only providers approved for this program can redeem the voucher."
             ),

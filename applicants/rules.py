@@ -183,10 +183,10 @@ def _show(key: str, value: Any, currency: str) -> str:
     if value is None or value == "":
         return "—"
     if key == "documents":
-        return (
-            "\n".join(f"{d['name']} ({d['kind']}, sha256 {d['sha256'][:12]}…)" for d in value)
-            or "—"
-        )
+        kinds = dict(Document.Kind.choices)
+        lines = [f"{d['name']} ({kinds.get(d['kind'], d['kind'])}, sha256 {d['sha256'][:12]}…)"
+                 for d in value]  # fmt: skip
+        return "\n".join(lines) or "—"
     if key == "requested_amount":
         return format_money(_cents(value), currency)
     if isinstance(value, dict):

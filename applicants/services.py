@@ -77,7 +77,7 @@ def _normalise_registration(scheme: str, number: str) -> str:
     cleaned = " ".join(number.split()).upper()
     if not 3 <= len(cleaned) <= 40:
         message = _(
-            "Enter the registration number exactly as it appears on the certificate "
+            "Enter the registration number exactly as it appears on the registration document "
             "(3–40 characters)."
         )
         raise DomainError(

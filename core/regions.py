@@ -36,7 +36,7 @@ REGIONS = [
     ("CN-XJ", _("Xinjiang")),
     ("CN-HK", _("Hong Kong")),
     ("CN-MO", _("Macao")),
-    ("OTHER", _("Outside mainland China")),
+    ("OTHER", _("Other countries and regions")),
 ]
 REGION_CODES = frozenset(code for code, _label in REGIONS)
 

@@ -49,3 +49,12 @@ def chip_label(value: str | None) -> str:
     if not value:
         return "—"
     return str(dict(Application.ChipPlan.choices).get(value, value))
+
+
+@register.filter(name="document_kind_label")
+def document_kind_label(kind: str | None) -> str:
+    from applicants.models import Document
+
+    if not kind:
+        return "—"
+    return str(dict(Document.Kind.choices).get(kind, kind))
