@@ -15,6 +15,7 @@ import csv
 import http.client
 import io
 import json
+import math
 import os
 import platform
 import signal
@@ -23,9 +24,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -65,9 +67,12 @@ def _connect_admin(url: str) -> Any:
 
 
 def _db_name(url: str) -> str:
+    """The database name, which benchmarks drop: refuse any that does not say it is a bench's."""
     name = urlsplit(url).path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"refusing an unusual database name: {name!r}")
+    if not name.replace("_", "").isalnum() or "bench" not in name:
+        raise ValueError(
+            f"refusing to drop or create {name!r}: a benchmark database has 'bench' in its name"
+        )
     return name
 
 
@@ -127,7 +132,8 @@ def copy_objects(objs: Sequence[Any], batch_size: int = 20_000) -> int:
     meta = objs[0]._meta
     fields = meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')"
+    db_table = connection.ops.quote_name(meta.db_table)
+    sql = f"COPY {db_table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')"
     attnames = [f.attname for f in fields]
     with connection.cursor() as cursor:
         for start in range(0, len(objs), batch_size):
@@ -151,11 +157,12 @@ def reset_sequences(models: Iterable[Any]) -> None:
             cursor.execute(statement)
 
 
-def analyze() -> None:
+def vacuum_analyze() -> None:
+    """Fresh statistics and visibility map, as a long-running database would have."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE") if connection.get_autocommit() else cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")  # Django runs in autocommit outside atomic()
 
 
 # --- The server -------------------------------------------------------------------------------
@@ -168,10 +175,17 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """`python -m gunicorn <app>` on 127.0.0.1:<free port>, stopped (whole process group) on exit."""
+    """`python -m gunicorn <app>` on 127.0.0.1:<free port>; stops its whole process group."""
 
-    def __init__(self, *, app: str = "config.wsgi:application", workers: int, threads: int,
-                 ready_path: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        app: str = "config.wsgi:application",
+        workers: int,
+        threads: int,
+        ready_path: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.app, self.workers, self.threads, self.ready_path = app, workers, threads, ready_path
@@ -180,15 +194,25 @@ class Gunicorn:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "gunicorn", self.app,
-            "--bind", f"{self.host}:{self.port}",
-            "--workers", str(self.workers),
-            "--threads", str(self.threads),
-            "--chdir", str(REPO_ROOT),
-            "--timeout", "60",
-            "--keep-alive", "5",
-            "--log-level", "warning",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "gunicorn",
+            self.app,
+            "--bind",
+            f"{self.host}:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--chdir",
+            str(REPO_ROOT),
+            "--timeout",
+            "60",
+            "--keep-alive",
+            "5",
+            "--log-level",
+            "warning",
+        ]
 
     def __enter__(self) -> "Gunicorn":
         # Its own process group, so that stopping it also stops every worker it forked.
@@ -214,18 +238,24 @@ class Gunicorn:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)  # graceful: workers finish their requests
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)  # interrupted again: leave nothing running
+            process.wait()
+            raise
 
 
 def terminate_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit so `finally:` blocks (server stop, database drop) run."""
 
     def _raise(signum: int, frame: object) -> None:
+        # Once: `timeout` and service managers may send it twice, which would cut the cleanup.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _raise)
@@ -234,7 +264,9 @@ def terminate_on_sigterm() -> None:
 # --- Load -------------------------------------------------------------------------------------
 
 
-def http_get(host: str, port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def http_get(
+    host: str, port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(host, port, timeout=30)
     try:
         conn.request("GET", path, headers=headers or {})
@@ -262,12 +294,32 @@ class LoadResult:
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
-        index = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
+        index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
         return ordered[index] * 1000
 
 
-def _client(host: str, port: int, path: str, headers: dict[str, str], warm_until: float,
-            stop_at: float, latencies: list[float], errors: list[int]) -> None:
+def merge(results: Sequence[LoadResult]) -> LoadResult:
+    """One result from several slices of the same page (requests and seconds add up)."""
+    return LoadResult(
+        results[0].name,
+        results[0].path,
+        sum(r.requests for r in results),
+        sum(r.errors for r in results),
+        sum(r.seconds for r in results),
+        [x for r in results for x in r.latencies],
+    )
+
+
+def _client(
+    host: str,
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    warm_until: float,
+    stop_at: float,
+    latencies: list[float],
+    errors: list[int],
+) -> None:
     conn = http.client.HTTPConnection(host, port, timeout=60)
     mine: list[float] = []
     failed = 0
@@ -295,8 +347,17 @@ def _client(host: str, port: int, path: str, headers: dict[str, str], warm_until
     errors.append(failed)
 
 
-def run_load(*, name: str, host: str, port: int, path: str, headers: dict[str, str] | None = None,
-             concurrency: int, seconds: float, warmup: float) -> LoadResult:
+def run_load(
+    *,
+    name: str,
+    host: str,
+    port: int,
+    path: str,
+    headers: dict[str, str] | None = None,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+) -> LoadResult:
     """`concurrency` keep-alive clients GET `path` in a closed loop for warmup + seconds.
 
     Requests started during the warm-up are not counted; throughput is the number of
@@ -308,10 +369,13 @@ def run_load(*, name: str, host: str, port: int, path: str, headers: dict[str, s
     latencies: list[float] = []
     errors: list[int] = []
     threads = [
-        threading.Thread(target=_client, daemon=True,
-                         args=(host, port, path, headers, warm_until, stop_at, latencies, errors))
+        threading.Thread(
+            target=_client,
+            daemon=True,
+            args=(host, port, path, headers, warm_until, stop_at, latencies, errors),
+        )
         for _ in range(concurrency)
-    ]  # fmt: skip
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -322,22 +386,30 @@ def run_load(*, name: str, host: str, port: int, path: str, headers: dict[str, s
 # --- Reporting --------------------------------------------------------------------------------
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A plain-text table, numbers right-aligned."""
-    body = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table. Floats get one decimal unless given as Decimal (kept as is);
+    numbers are right-aligned."""
+    body = [[_cell(cell) for cell in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
 
-    def line(cells: Sequence[str], raw: Sequence[Any] | None = None) -> str:
+    def line(cells: Sequence[str], raw: Sequence[Any]) -> str:
         out = []
         for i, cell in enumerate(cells):
-            numeric = raw is not None and isinstance(raw[i], int | float)
+            numeric = isinstance(raw[i], int | float | Decimal)
             out.append(cell.rjust(widths[i]) if numeric else cell.ljust(widths[i]))
         return "  ".join(out).rstrip()
 
-    raw_rows = [list(r) for r in rows] if not isinstance(rows, list) else rows
-    lines = [line(headers), line(["-" * w for w in widths])]
-    lines += [line(cells, raw) for cells, raw in zip(body, raw_rows, strict=False)]
+    lines = [line(headers, headers), line(["-" * w for w in widths], headers)]
+    lines += [line(cells, raw) for cells, raw in zip(body, rows, strict=True)]
     return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def machine_info() -> dict[str, str]:
@@ -350,13 +422,23 @@ def machine_info() -> dict[str, str]:
     except OSError:
         pass
     return {
-        "cores": str(os.cpu_count() or 1),
+        "cores": str(cpu_count()),
         "cpu": cpu,
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
 
 
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages: other work on the machine skews every figure."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (what `nproc` prints)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -26,6 +26,7 @@ DATABASES = {
     }
 }
 
+STATIC_ROOT = None  # nothing is collected; WhiteNoise would warn about a missing directory
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
