@@ -2,8 +2,7 @@
 
 from typing import Any
 
-import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -17,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.utils import user_of
 from applicants import services
+from applicants.filters import BIGINT_MAX, ApplicationFilter
 from applicants.models import Application, ApplicationVersion, Document, Organization
 from applicants.policies import AppAction, OrgAction
 from applicants.rules import diff, missing_items
@@ -29,15 +29,12 @@ from applicants.selectors import (
     organization_list_for_user,
 )
 from core.api.fields import MoneyField
-from core.api.filters import BoundedIsoDateTimeFilter
 from core.api.pagination import PageNumberPagination
 from core.api.serializers import StrictInputSerializer
 from core.exceptions import DomainError
 from core.regions import REGIONS
 from disbursement.models import Provider
 from vouchers.models import Program
-
-BIGINT_MAX = 2**63 - 1
 
 
 # --- Organizations -----------------------------------------------------------------------------
@@ -285,44 +282,6 @@ class ApplicationDetailOutput(ApplicationListOutput):
 def _detail(application: Application) -> Any:
     documents = list(application_documents(application=application))
     return ApplicationDetailOutput(application, context={"documents": documents}).data
-
-
-class ApplicationFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Application.Status.choices)
-    program = django_filters.NumberFilter(
-        field_name="program_id", min_value=1, max_value=BIGINT_MAX
-    )
-    organization = django_filters.NumberFilter(
-        field_name="organization_id", min_value=1, max_value=BIGINT_MAX
-    )
-    search = django_filters.CharFilter(method="filter_search", max_length=100)
-    submitted_after = BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
-    submitted_before = BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
-    ordering = django_filters.OrderingFilter(
-        fields=(
-            ("submitted_at", "submitted_at"),
-            ("created_at", "created_at"),
-            ("updated_at", "updated_at"),
-            ("requested_amount_cents", "requested_amount"),
-            ("reference", "reference"),
-        )
-    )
-
-    class Meta:
-        model = Application
-        fields: list[str] = []
-
-    def filter_search(
-        self, queryset: QuerySet[Application], name: str, value: str
-    ) -> QuerySet[Application]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(reference__iexact=value)
-            | Q(title__icontains=value)
-            | Q(organization__legal_name__icontains=value)
-        )
 
 
 class ApplicationCreateInput(StrictInputSerializer):

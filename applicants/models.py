@@ -264,6 +264,14 @@ class Application(BaseModel):
             models.Index(fields=["status", "-submitted_at"]),
             models.Index(fields=["program", "status"]),
             models.Index(fields=["organization", "-created_at"]),
+            # The API list's default order (most recently changed first).
+            models.Index(fields=["-updated_at", "-id"], name="application_updated_desc"),
+            # The officers' list: submitted applications, newest first; drafts are never shown.
+            models.Index(
+                fields=["-submitted_at", "-id"],
+                condition=~Q(status="draft"),
+                name="application_submitted_nodraft",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -47,39 +47,17 @@ def organization_get_for(*, viewer: User, organization_id: int, action: OrgActio
     return organization
 
 
-def application_list_for_viewer(
-    *, viewer: User, filters: dict[str, Any] | None = None
-) -> QuerySet[Application]:
+def application_list_for_viewer(*, viewer: User) -> QuerySet[Application]:
     """Applications the viewer may see: their organizations' for applicants; every non-draft
     application for officers and auditors; nothing for anyone else."""
     qs = Application.objects.select_related("organization", "program")
     if not viewer.is_authenticated or not viewer.is_active:
         return qs.none()
     if viewer.role == User.Role.APPLICANT:
-        qs = qs.filter(organization__memberships__user=viewer)
-    elif viewer.role in OFFICER_VIEW_ROLES:
-        qs = qs.exclude(status=Application.Status.DRAFT)
-    else:
-        return qs.none()
-    filters = filters or {}
-    if filters.get("status"):
-        qs = qs.filter(
-            status__in=filters["status"]
-            if isinstance(filters["status"], list)
-            else [filters["status"]]
-        )
-    if filters.get("program"):
-        qs = qs.filter(program_id=filters["program"])
-    if filters.get("organization"):
-        qs = qs.filter(organization_id=filters["organization"])
-    if filters.get("search"):
-        term = filters["search"]
-        qs = qs.filter(
-            Q(reference__iexact=term)
-            | Q(title__icontains=term)
-            | Q(organization__legal_name__icontains=term)
-        )
-    return qs
+        return qs.filter(organization__memberships__user=viewer)
+    if viewer.role in OFFICER_VIEW_ROLES:
+        return qs.exclude(status=Application.Status.DRAFT)
+    return qs.none()
 
 
 def application_get_for(*, viewer: User, application_id: Any, action: AppAction) -> Application:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.utils import user_of
+from applicants.filters import ApplicationFilter
 from applicants.forms import ReturnForm
 from applicants.models import Application
 from applicants.policies import OFFICER_VIEW_ROLES, AppAction, application_allows
@@ -72,11 +73,10 @@ def officer_applications(request: HttpRequest) -> HttpResponse:
     user = _officer(request)
     status = request.GET.get("status") or ""
     search = (request.GET.get("q") or "").strip()[:100]
-    filters = {
-        "status": status if status in Application.Status.values else None,
-        "search": search or None,
-    }
-    qs = application_list_for_viewer(viewer=user, filters=filters).order_by("-submitted_at", "-id")
+    params = {"status": [status] if status in Application.Status.values else [], "search": search}
+    visible = application_list_for_viewer(viewer=user).order_by("-submitted_at", "-id")
+    filterset = ApplicationFilter(params, queryset=visible)
+    qs = filterset.qs if filterset.is_valid() else visible.none()
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     return render(
         request,
