@@ -36,7 +36,6 @@ from core.regions import REGIONS
 from disbursement.models import Provider
 from vouchers.models import Program
 
-
 # --- Organizations -----------------------------------------------------------------------------
 
 

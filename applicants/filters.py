@@ -1,9 +1,9 @@
 """Filtering application lists: one FilterSet for the API and the officers' page."""
 
+import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-import django_filters
 from applicants.models import Application, Organization
 from core.api.filters import BoundedIsoDateTimeFilter
 
