@@ -35,7 +35,10 @@ if _url:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Lets flush() TRUNCATE the append-only audit table between transactional tests
     # (see audit/migrations/0002_append_only_trigger.py). Row UPDATE/DELETE stay refused.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c audit.allow_truncate=on"
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c audit.allow_truncate=on"
+    else:  # an explicit sqlite:// URL
+        DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["TEST"] = {
         "NAME": env("TEST_DATABASE_NAME", default="test_compute_vouchers")
     }

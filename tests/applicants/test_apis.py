@@ -549,3 +549,12 @@ def test_programs_are_public(api, program):
     _assert_error(api.get("/api/v1/programs/?state=sideways"), 400)
     assert api.get(f"/api/v1/programs/{program.pk}/").status_code == 200
     _assert_error(api.get("/api/v1/programs/999999/"), 404)
+
+
+def test_officer_search_by_reference_title_and_organization(reviewer, submitted):
+    client = api_as(reviewer)
+    org_fragment = submitted.organization.legal_name.split()[0].lower()
+    for term in (submitted.reference.lower(), "legal ll", org_fragment):
+        data = client.get("/api/v1/applications/", {"search": term}).json()
+        assert [a["id"] for a in data["results"]] == [submitted.pk], term
+    assert client.get("/api/v1/applications/", {"search": "no such thing"}).json()["count"] == 0
