@@ -1,7 +1,7 @@
 """Filtering application lists: one FilterSet for the API and the officers' page."""
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Application, Organization
