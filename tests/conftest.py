@@ -213,10 +213,15 @@ def real_celery_worker(transactional_db: Any) -> Any:
 
 
 def _reset_broker_pools(app: Any) -> None:
-    """Drop cached broker connections so the next publish uses the current broker_url."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """Drop cached broker connections so the next publish uses the current broker_url.
+
+    Celery's app.pool is kombu's process-wide pool for that URL: closing it in place would leave
+    a closed pool in kombu's registry, so the registry itself is reset.
+    """
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
