@@ -366,13 +366,33 @@ def application_create(*, actor: User, organization_id: int, program_id: int) ->
     return application
 
 
-def _lock_editable(actor: User, application_id: int) -> Application:
-    # Lock the row: a save racing a submit must not change a locked application.
-    application = (
+def lock_application(application_id: int) -> Application:
+    """The application row, locked until the caller's transaction ends.
+
+    Only this row is locked (`of=("self",)`): the joined program and organization rows are read,
+    not locked, so unrelated applications to the same program never wait for each other.
+    """
+    return (
         Application.objects.select_for_update(of=("self",))
-        .select_related("program", "organization")
+        .select_related("program", "organization", "intended_provider")
         .get(pk=application_id)
     )
+
+
+def ensure_transition(application: Application, target: str, refusal: str) -> None:
+    """Raise ConflictError (code invalid_status) unless TRANSITIONS allows status -> target.
+
+    `refusal` is a translated sentence with a %(status)s placeholder for the current status.
+    """
+    if target not in Application.TRANSITIONS[application.status]:
+        raise ConflictError(
+            refusal % {"status": application.get_status_display()}, code="invalid_status"
+        )
+
+
+def _lock_editable(actor: User, application_id: int) -> Application:
+    # Lock the row: a save racing a submit must not change a locked application.
+    application = lock_application(application_id)
     if not application_allows(actor, application, AppAction.EDIT):
         raise NotAllowedError(_("You cannot change this application."))
     if not application.is_editable:
@@ -555,21 +575,16 @@ def application_submit(*, actor: User, application_id: int) -> Application:
     or a second tab results in exactly one submission.
     """
     # Lock the row: two tabs or a double click must produce one version, not two.
-    application = (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("program", "organization", "intended_provider")
-        .get(pk=application_id)
-    )
+    application = lock_application(application_id)
     if not application_allows(actor, application, AppAction.SUBMIT):
         raise NotAllowedError(_("You cannot submit this application."))
     if application.status == Application.Status.SUBMITTED:
         return application
-    if Application.Status.SUBMITTED not in Application.TRANSITIONS[application.status]:
-        raise ConflictError(
-            _("This application is %(status)s and cannot be submitted.")
-            % {"status": application.get_status_display()},
-            code="invalid_status",
-        )
+    ensure_transition(
+        application,
+        Application.Status.SUBMITTED,
+        _("This application is %(status)s and cannot be submitted."),
+    )
     if not actor.has_verified_email:
         raise DomainError(
             _("Confirm your email address before you submit: open the link we sent to %(email)s.")
@@ -640,21 +655,17 @@ def application_submit(*, actor: User, application_id: int) -> Application:
 @transaction.atomic
 def application_withdraw(*, actor: User, application_id: int, reason: str = "") -> Application:
     """Withdraw an application. Withdrawing twice is a no-op."""
-    application = (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("program", "organization")
-        .get(pk=application_id)
-    )  # serialise against a concurrent submit or decision
+    # Serialise against a concurrent submit or decision.
+    application = lock_application(application_id)
     if not application_allows(actor, application, AppAction.WITHDRAW):
         raise NotAllowedError(_("You cannot withdraw this application."))
     if application.status == Application.Status.WITHDRAWN:
         return application
-    if Application.Status.WITHDRAWN not in Application.TRANSITIONS[application.status]:
-        raise ConflictError(
-            _("This application is %(status)s and can no longer be withdrawn.")
-            % {"status": application.get_status_display()},
-            code="invalid_status",
-        )
+    ensure_transition(
+        application,
+        Application.Status.WITHDRAWN,
+        _("This application is %(status)s and can no longer be withdrawn."),
+    )
     previous = application.status
     application.status = Application.Status.WITHDRAWN
     application.withdrawn_at = timezone.now()
@@ -676,21 +687,17 @@ def application_withdraw(*, actor: User, application_id: int, reason: str = "") 
 def application_return(*, actor: User, application_id: int, message: str) -> Application:
     """Send a submitted application back to the applicant with a message saying what to change.
     Returning an application that is already returned is a no-op."""
-    application = (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("program", "organization")
-        .get(pk=application_id)
-    )  # serialise against the applicant withdrawing or another officer deciding
+    # Serialise against the applicant withdrawing or another officer deciding.
+    application = lock_application(application_id)
     if not application_allows(actor, application, AppAction.RETURN):
         raise NotAllowedError(_("Only program officers can return an application."))
     if application.status == Application.Status.RETURNED:
         return application
-    if Application.Status.RETURNED not in Application.TRANSITIONS[application.status]:
-        raise ConflictError(
-            _("This application is %(status)s and cannot be returned.")
-            % {"status": application.get_status_display()},
-            code="invalid_status",
-        )
+    ensure_transition(
+        application,
+        Application.Status.RETURNED,
+        _("This application is %(status)s and cannot be returned."),
+    )
     message = message.strip()
     if not message:
         raise DomainError(

@@ -1,9 +1,8 @@
-import threading
 from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
@@ -12,6 +11,7 @@ from applicants.models import Application, ApplicationVersion, Document, Members
 from audit.models import AuditAction, AuditEvent
 from core.exceptions import ConflictError, DomainError, NotAllowedError
 from notifications.models import Notification
+from tests.concurrency import run_concurrently
 from tests.conftest import COMPLETE_ANSWERS
 from tests.factories import (
     OrganizationFactory,
@@ -523,23 +523,11 @@ def test_application_submit_concurrent_double_click_gives_exactly_one_version(
     applicant, complete_draft
 ):
     """Eight threads (two tabs, double clicks), each with its own connection, submit at once."""
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
-
-    def click() -> None:
-        try:
-            barrier.wait()
-            services.application_submit(actor=applicant, application_id=complete_draft.pk)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=click) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_concurrently(
+        lambda: services.application_submit(actor=applicant, application_id=complete_draft.pk),
+        threads=8,
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
     assert errors == []
     assert ApplicationVersion.objects.filter(application=complete_draft).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.APPLICATION_SUBMITTED).count() == 1
@@ -549,27 +537,12 @@ def test_application_submit_concurrent_double_click_gives_exactly_one_version(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_application_create_race_leaves_one_open_application(applicant, organization, program):
-    barrier = threading.Barrier(6)
-    results: list[object] = []
-
-    def start() -> None:
-        try:
-            barrier.wait()
-            results.append(
-                services.application_create(
-                    actor=applicant, organization_id=organization.pk, program_id=program.pk
-                )
-            )
-        except ConflictError as exc:
-            results.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=start) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_concurrently(
+        lambda: services.application_create(
+            actor=applicant, organization_id=organization.pk, program_id=program.pk
+        ),
+        threads=6,
+    )
     assert Application.objects.filter(organization=organization, program=program).count() == 1
     assert sum(isinstance(r, Application) for r in results) == 1
     assert all(isinstance(r, Application | ConflictError) for r in results)

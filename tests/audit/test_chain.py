@@ -1,14 +1,13 @@
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from applicants import services
 from audit.models import AuditAction, AuditEvent, AuditStream
 from audit.selectors import audit_chain_verify
 from audit.services import audit_record
+from tests.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -143,17 +142,10 @@ def test_unrelated_streams_do_not_share_a_lock(applicant):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_to_one_stream_stay_a_chain(applicant):
-    barrier = threading.Barrier(10)
-
-    def append() -> None:
-        barrier.wait()
-        audit_record(actor=applicant, action=AuditAction.USER_LOGIN, target=applicant)
-        connections.close_all()
-
-    threads = [threading.Thread(target=append) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_concurrently(
+        lambda: audit_record(actor=applicant, action=AuditAction.USER_LOGIN, target=applicant),
+        threads=10,
+    )
+    assert not [r for r in results if isinstance(r, BaseException)]
     assert AuditEvent.objects.filter(stream=f"accounts.user:{applicant.pk}").count() == 10
     assert audit_chain_verify() == []
