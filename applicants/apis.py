@@ -367,7 +367,7 @@ class ApplicationDetailApi(APIView):
         application = application_get_for(
             viewer=user_of(request),
             application_id=application_id,
-            action=AppAction.VIEW,
+            action=AppAction.VIEW_CONTENT,
         )
         return Response(_detail(application))
 
@@ -390,7 +390,7 @@ class ApplicationDetailApi(APIView):
             values=dict(data.validated_data),
         )
         application = application_get_for(
-            viewer=user_of(request), application_id=application.pk, action=AppAction.VIEW
+            viewer=user_of(request), application_id=application.pk, action=AppAction.VIEW_CONTENT
         )
         return Response(_detail(application))
 
@@ -408,7 +408,7 @@ class ApplicationDocumentsApi(APIView):
         application = application_get_for(
             viewer=user_of(request),
             application_id=application_id,
-            action=AppAction.VIEW,
+            action=AppAction.VIEW_CONTENT,
         )
         return Response(
             DocumentOutput(application_documents(application=application), many=True).data
@@ -445,7 +445,7 @@ class ApplicationDocumentApi(APIView):
         application = application_get_for(
             viewer=user_of(request),
             application_id=application_id,
-            action=AppAction.VIEW,
+            action=AppAction.VIEW_CONTENT,
         )
         document = get_object_or_404(Document, pk=document_id, application=application)
         response = FileResponse(
@@ -561,7 +561,7 @@ class ApplicationVersionsApi(APIView):
         application = application_get_for(
             viewer=user_of(request),
             application_id=application_id,
-            action=AppAction.VIEW,
+            action=AppAction.VIEW_CONTENT,
         )
         return Response(
             VersionOutput(application_versions(application=application), many=True).data
@@ -588,7 +588,7 @@ class ApplicationVersionDiffApi(APIView):
         application = application_get_for(
             viewer=user_of(request),
             application_id=application_id,
-            action=AppAction.VIEW,
+            action=AppAction.VIEW_CONTENT,
         )
         versions = {
             v.number: v

@@ -152,6 +152,8 @@ class Application(BaseModel):
         Status.WITHDRAWN: set(),
     }
     EDITABLE = frozenset({Status.DRAFT, Status.RETURNED})
+    # Where a submission can be at rest; submitting again from here is a harmless repeat.
+    SUBMITTED_STATES = frozenset({Status.SUBMITTED, Status.SCREENING, Status.IN_REVIEW})
     OPEN = frozenset(
         {Status.DRAFT, Status.SUBMITTED, Status.SCREENING, Status.IN_REVIEW, Status.RETURNED}
     )
@@ -221,6 +223,10 @@ class Application(BaseModel):
     declared_at = models.DateTimeField(null=True, blank=True)
 
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Review progress of the current version (kept by the review services under the row lock).
+    reviews_completed = models.PositiveSmallIntegerField(default=0)
+    ready_for_decision = models.BooleanField(default=False)
+    decided_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
     return_message = models.TextField(
         blank=True, max_length=TEXT_LIMIT, validators=[MaxLengthValidator(TEXT_LIMIT)]
@@ -263,6 +269,8 @@ class Application(BaseModel):
         indexes = [
             models.Index(fields=["status", "-submitted_at"]),
             models.Index(fields=["program", "status"]),
+            # The officers' review and decision queues.
+            models.Index(fields=["status", "ready_for_decision", "-submitted_at"]),
             models.Index(fields=["organization", "-created_at"]),
             # The API list's default order (most recently changed first).
             models.Index(fields=["-updated_at", "-id"], name="application_updated_desc"),

@@ -11,11 +11,17 @@ from applicants.models import Application, Organization
 
 
 class AppAction(StrEnum):
-    VIEW = "view"
+    VIEW = "view"  # that it exists: reference, organization, program, status
+    VIEW_CONTENT = "view_content"  # what the applicant wrote: answers, documents, versions
     EDIT = "edit"  # save draft answers, upload and remove documents
     SUBMIT = "submit"
     WITHDRAW = "withdraw"
+    DECLARE_CONFLICT = "declare_conflict"  # state a conflict of interest (or none)
     RETURN = "return"  # officer sends it back to the applicant for changes
+    SCREEN = "screen"  # officer overrides a failed eligibility rule
+    ASSIGN = "assign"  # officer assigns reviewers
+    REVIEW = "review"  # reviewer scores it (the service checks the assignment)
+    DECIDE = "decide"  # approver approves or rejects (the service checks four eyes)
 
 
 class OrgAction(StrEnum):
@@ -29,6 +35,18 @@ OFFICER_VIEW_ROLES = frozenset(
     {User.Role.REVIEWER, User.Role.APPROVER, User.Role.ADMIN, User.Role.AUDITOR}
 )
 RETURN_ROLES = frozenset({User.Role.REVIEWER, User.Role.APPROVER, User.Role.ADMIN})
+# Officers who must declare any conflict of interest before they see what an applicant wrote.
+COI_ROLES = frozenset({User.Role.REVIEWER, User.Role.APPROVER})
+OFFICER_ACTIONS: dict[AppAction, frozenset[str]] = {
+    AppAction.VIEW: OFFICER_VIEW_ROLES,
+    AppAction.VIEW_CONTENT: OFFICER_VIEW_ROLES,
+    AppAction.DECLARE_CONFLICT: COI_ROLES,
+    AppAction.RETURN: RETURN_ROLES,
+    AppAction.SCREEN: RETURN_ROLES,
+    AppAction.ASSIGN: frozenset({User.Role.APPROVER, User.Role.ADMIN}),
+    AppAction.REVIEW: frozenset({User.Role.REVIEWER}),
+    AppAction.DECIDE: frozenset({User.Role.APPROVER}),
+}
 
 
 def _member_role(user: User, organization_id: int) -> str | None:
@@ -54,17 +72,40 @@ def application_allows(user: User, application: Application, action: AppAction) 
     if user.role == User.Role.APPLICANT:
         return _member_role(user, application.organization_id) is not None and action in {
             AppAction.VIEW,
+            AppAction.VIEW_CONTENT,
             AppAction.EDIT,
             AppAction.SUBMIT,
             AppAction.WITHDRAW,
         }
     if application.status == Application.Status.DRAFT:
         return False  # drafts are private to the organization
-    if action == AppAction.VIEW:
-        return user.role in OFFICER_VIEW_ROLES
-    if action == AppAction.RETURN:
-        return user.role in RETURN_ROLES
-    return False
+    if user.role not in OFFICER_ACTIONS.get(action, frozenset()):
+        return False
+    if action in (AppAction.VIEW, AppAction.DECLARE_CONFLICT) or user.role not in COI_ROLES:
+        return True
+    # Everything else shows or acts on the content: only after declaring no conflict.
+    return conflict_state(user, application) is False
+
+
+def conflict_state(user: User, application: Application) -> bool | None:
+    """None: not declared yet; True: declared a conflict; False: declared none.
+
+    Cached on the application instance for the request (instances are loaded per request).
+    """
+    from vouchers.models import ConflictDeclaration
+
+    cache: dict[int, bool | None] = application.__dict__.setdefault("_conflict_states", {})
+    if user.pk not in cache:
+        cache[user.pk] = (
+            ConflictDeclaration.objects.filter(application_id=application.pk, officer_id=user.pk)
+            .values_list("has_conflict", flat=True)
+            .first()
+        )
+    return cache[user.pk]
+
+
+def forget_conflict_state(application: Application) -> None:
+    application.__dict__.pop("_conflict_states", None)
 
 
 def organization_allows(user: User, organization: Organization, action: OrgAction) -> bool:

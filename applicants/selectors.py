@@ -4,14 +4,17 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applicants.models import Application, ApplicationVersion, Document, Organization
 from applicants.policies import (
+    COI_ROLES,
     OFFICER_VIEW_ROLES,
     AppAction,
     OrgAction,
     application_allows,
+    conflict_state,
     organization_allows,
 )
 from audit.models import AuditAction
@@ -19,7 +22,15 @@ from audit.services import audit_record
 from core.exceptions import NotAllowedError
 
 
-def _deny(*, viewer: User, target: Any, action: str, reveal: bool) -> None:
+def _deny(
+    *,
+    viewer: User,
+    target: Any,
+    action: str,
+    reveal: bool,
+    code: str = "permission_denied",
+    message: str | None = None,
+) -> None:
     """Record the refusal, then refuse. Objects the viewer may not see at all answer 404."""
     audit_record(
         actor=viewer,
@@ -29,7 +40,7 @@ def _deny(*, viewer: User, target: Any, action: str, reveal: bool) -> None:
         data={"attempted": action, "target": f"{target._meta.label_lower}:{target.pk}"},
     )
     if reveal:
-        raise NotAllowedError("You are not allowed to do this.", code="permission_denied")
+        raise NotAllowedError(message or _("You are not allowed to do this."), code=code)
     raise Http404("No such object.")
 
 
@@ -76,8 +87,39 @@ def application_get_for(*, viewer: User, application_id: Any, action: AppAction)
         raise Http404("No such application.")
     if not application_allows(viewer, application, action):
         visible = application_allows(viewer, application, AppAction.VIEW)
+        if visible and viewer.role in COI_ROLES and action != AppAction.DECLARE_CONFLICT:
+            _refuse_until_declared(viewer, application, action)
         _deny(viewer=viewer, target=application, action=str(action), reveal=visible)
     return application
+
+
+def _refuse_until_declared(viewer: User, application: Application, action: AppAction) -> None:
+    """The conflict-of-interest gate: say why, in a way a client can act on."""
+    state = conflict_state(viewer, application)
+    if state is None:
+        _deny(
+            viewer=viewer,
+            target=application,
+            action=str(action),
+            reveal=True,
+            code="conflict_declaration_required",
+            message=_(
+                "Declare whether you have a conflict of interest with this application "
+                "before you see or act on its content."
+            ),
+        )
+    if state is True:
+        _deny(
+            viewer=viewer,
+            target=application,
+            action=str(action),
+            reveal=True,
+            code="conflict_of_interest",
+            message=_(
+                "You declared a conflict of interest with this application, so its "
+                "content is hidden from you and you cannot act on it."
+            ),
+        )
 
 
 def application_documents(*, application: Application) -> QuerySet[Document]:

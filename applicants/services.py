@@ -25,6 +25,7 @@ from applicants.models import (
 )
 from applicants.policies import AppAction, application_allows, can_create_organization
 from applicants.rules import missing_items, snapshot, snapshot_sha256
+from applicants.transitions import ensure_transition, lock_application
 from applicants.uploads import check_upload
 from audit.models import AuditAction
 from audit.services import audit_record, changes
@@ -33,6 +34,7 @@ from core.money import format_money
 from core.validation import full_clean_or_raise
 from notifications.services import notification_enqueue
 from vouchers.models import Program
+from vouchers.services.screening import application_screen
 
 ORG_EDITABLE_FIELDS = (
     "legal_name",
@@ -366,30 +368,6 @@ def application_create(*, actor: User, organization_id: int, program_id: int) ->
     return application
 
 
-def lock_application(application_id: int) -> Application:
-    """The application row, locked until the caller's transaction ends.
-
-    Only this row is locked (`of=("self",)`): the joined program and organization rows are read,
-    not locked, so unrelated applications to the same program never wait for each other.
-    """
-    return (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("program", "organization", "intended_provider")
-        .get(pk=application_id)
-    )
-
-
-def ensure_transition(application: Application, target: str, refusal: str) -> None:
-    """Raise ConflictError (code invalid_status) unless TRANSITIONS allows status -> target.
-
-    `refusal` is a translated sentence with a %(status)s placeholder for the current status.
-    """
-    if target not in Application.TRANSITIONS[application.status]:
-        raise ConflictError(
-            refusal % {"status": application.get_status_display()}, code="invalid_status"
-        )
-
-
 def _lock_editable(actor: User, application_id: int) -> Application:
     # Lock the row: a save racing a submit must not change a locked application.
     application = lock_application(application_id)
@@ -578,8 +556,8 @@ def application_submit(*, actor: User, application_id: int) -> Application:
     application = lock_application(application_id)
     if not application_allows(actor, application, AppAction.SUBMIT):
         raise NotAllowedError(_("You cannot submit this application."))
-    if application.status == Application.Status.SUBMITTED:
-        return application
+    if application.status in Application.SUBMITTED_STATES:
+        return application  # a repeat (double click, second tab, retried request)
     ensure_transition(
         application,
         Application.Status.SUBMITTED,
@@ -637,6 +615,7 @@ def application_submit(*, actor: User, application_id: int) -> Application:
             "content_sha256": version.content_sha256,
         },
     )
+    application_screen(application=application, actor=actor)
     _notify_members(
         application,
         kind="application_submitted",

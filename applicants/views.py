@@ -387,7 +387,7 @@ def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def application_receipt(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     user = user_of(request)
-    application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
+    application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW_CONTENT)
     version = get_object_or_404(application.versions.select_related("submitted_by"), number=number)
     return render(
         request, "applicants/receipt.html", {"application": application, "version": version}
@@ -456,7 +456,7 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 def document_download(request: HttpRequest, pk: int, document_id: int) -> FileResponse:
     """Serve a document after the same permission check as its application. Never inline."""
     user = user_of(request)
-    application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
+    application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW_CONTENT)
     document = get_object_or_404(Document, pk=document_id, application=application)
     response = FileResponse(
         document.file.open("rb"),

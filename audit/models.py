@@ -38,6 +38,25 @@ class AuditAction(models.TextChoices):
     APPLICATION_SUBMITTED = "application.submitted", _("Application submitted")
     APPLICATION_WITHDRAWN = "application.withdrawn", _("Application withdrawn")
     APPLICATION_RETURNED = "application.returned", _("Application returned for changes")
+    # screening, review, decision
+    APPLICATION_SCREENED = "application.screened", _("Eligibility screened")
+    SCREENING_OVERRIDDEN = "application.screening_overridden", _("Failed rule overridden")
+    CONFLICT_DECLARED = "application.conflict_declared", _("Conflict of interest declared")
+    REVIEWER_ASSIGNED = "application.reviewer_assigned", _("Reviewer assigned")
+    REVIEWER_REMOVED = "application.reviewer_removed", _("Reviewer removed")
+    REVIEW_SUBMITTED = "application.review_submitted", _("Review submitted")
+    APPLICATION_APPROVED = "application.approved", _("Application approved")
+    APPLICATION_REJECTED = "application.rejected", _("Application rejected")
+    # programs, vouchers and letters
+    PROGRAM_CREATED = "program.created", _("Program created")
+    PROGRAM_UPDATED = "program.updated", _("Program changed")
+    PROGRAM_COMMITTED = "program.committed", _("Budget committed to an award")
+    VOUCHER_ISSUED = "voucher.issued", _("Voucher issued")
+    VOUCHER_ACTIVATED = "voucher.activated", _("Award accepted; voucher active")
+    LETTER_REQUESTED = "letter.requested", _("Award letter requested")
+    LETTER_RENDERED = "letter.rendered", _("Award letter rendered")
+    LETTER_FAILED = "letter.failed", _("Award letter rendering failed")
+    LETTER_SUPERSEDED = "letter.superseded", _("Award letter superseded by a correction")
     # administration
     ADMIN_CHANGE = "admin.change", _("Changed in the admin site")
 

@@ -280,3 +280,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": OUTBOX_SWEEP_SECONDS,
     },
 }
+
+# --- Award letters ----------------------------------------------------------------------------
+LETTER_TEMPLATE = env("LETTER_TEMPLATE", default="pdf/award_letter.html")
+LETTER_TEMPLATE_VERSION = "2026.1"  # bump when templates/pdf/award_letter.html changes
+LETTER_MAX_ATTEMPTS = env.int("LETTER_MAX_ATTEMPTS", default=3)
+LETTER_STALE_SECONDS = env.int("LETTER_STALE_SECONDS", default=300)
+# Font files with Chinese glyphs (organization names are usually Chinese, whatever the letter's
+# language). The first existing match is used; none means the letter fails with a clear error.
+LETTER_CJK_FONT_GLOBS = env.list("LETTER_CJK_FONT_GLOBS", default=[
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/**/*CJK*Regular*",
+    "/usr/share/fonts/**/wqy*",
+])
+CELERY_BEAT_SCHEDULE["letters-sweep"] = {
+    # Render letters whose task was never queued (Redis down at approval) or whose worker died.
+    "task": "vouchers.tasks.award_letter_sweep_task",
+    "schedule": 60,
+}

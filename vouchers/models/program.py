@@ -79,6 +79,24 @@ class Program(BaseModel):
         default=OverCapPolicy.CLAMP,
     )
     is_published = models.BooleanField(_("published"), default=False)
+    reviews_required = models.PositiveSmallIntegerField(
+        _("reviews needed before a decision"), default=1, validators=[MinValueValidator(1)]
+    )
+    # What the award letter says: who awards, who signs, on which terms.
+    authority_name = models.CharField(
+        _("awarding authority (English)"), max_length=200, default="Program Office"
+    )
+    authority_name_zh = models.CharField(
+        _("awarding authority (Chinese)"), max_length=200, blank=True
+    )
+    authority_address = models.CharField(_("authority address"), max_length=300, blank=True)
+    signatory_name = models.CharField(_("signed by"), max_length=150, blank=True)
+    signatory_title = models.CharField(_("signatory's title (English)"), max_length=150, blank=True)
+    signatory_title_zh = models.CharField(
+        _("signatory's title (Chinese)"), max_length=150, blank=True
+    )
+    terms = models.TextField(_("terms of the award (English)"), max_length=10_000, blank=True)
+    terms_zh = models.TextField(_("terms of the award (Chinese)"), max_length=10_000, blank=True)
 
     class Meta:
         ordering = ["-opens_at", "code"]
@@ -156,6 +174,29 @@ class Program(BaseModel):
             return self.summary_zh
         return self.summary
 
+    def terms_snapshot(self) -> dict[str, Any]:
+        """The terms a voucher keeps for life: later edits of the program never reach it."""
+        return {
+            "program_code": self.code,
+            "program_name": self.name,
+            "program_name_zh": self.name_zh,
+            "currency": self.currency,
+            "rate_standard_bps": self.rate_standard_bps,
+            "rate_domestic_bps": self.rate_domestic_bps,
+            "over_cap_policy": self.over_cap_policy,
+            "voucher_validity_days": self.voucher_validity_days,
+            "award_floor_cents": self.award_floor_cents,
+            "award_ceiling_cents": self.award_ceiling_cents,
+            "authority_name": self.authority_name,
+            "authority_name_zh": self.authority_name_zh,
+            "authority_address": self.authority_address,
+            "signatory_name": self.signatory_name,
+            "signatory_title": self.signatory_title,
+            "signatory_title_zh": self.signatory_title_zh,
+            "terms": self.terms,
+            "terms_zh": self.terms_zh,
+        }
+
     @property
     def remaining_cents(self) -> int:
         return self.budget_cents - self.committed_cents
@@ -176,3 +217,41 @@ class Program(BaseModel):
     @property
     def has_not_opened(self) -> bool:
         return timezone.now() < self.opens_at
+
+
+class RubricCriterion(BaseModel):
+    """One scored question of a program's review rubric, with its weight."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="criteria")
+    code = models.SlugField(_("code"), max_length=40)
+    name = models.CharField(_("criterion (English)"), max_length=200)
+    name_zh = models.CharField(_("criterion (Chinese)"), max_length=200, blank=True)
+    guidance = models.TextField(_("guidance for reviewers"), max_length=2000, blank=True)
+    weight = models.PositiveSmallIntegerField(
+        _("weight"), default=1, validators=[MinValueValidator(1)]
+    )
+    max_score = models.PositiveSmallIntegerField(
+        _("highest score"), default=5, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["program", "position", "id"]
+        verbose_name = _("rubric criterion")
+        verbose_name_plural = _("rubric criteria")
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="criterion_code_unique"),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="criterion_weight_positive"),
+            models.CheckConstraint(
+                condition=Q(max_score__gte=1), name="criterion_max_score_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program.code}: {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        if (get_language() or "").startswith("zh") and self.name_zh:
+            return self.name_zh
+        return self.name
