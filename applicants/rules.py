@@ -26,11 +26,21 @@ STEPS: list[tuple[str, Any]] = [
 STEP_SLUGS = [slug for slug, _title in STEPS]
 
 # Answers a draft may leave empty but a submission may not (see missing_items).
-NEEDED_TO_SUBMIT = frozenset({
-    "title", "summary", "description", "gpu_hours", "chip_origin", "intended_provider",
-    "requested_amount_cents", "declares_truthful", "declares_no_double_funding",
-    "declares_no_provider_affiliation", "declared_by_name",
-})  # fmt: skip
+NEEDED_TO_SUBMIT = frozenset(
+    {
+        "title",
+        "summary",
+        "description",
+        "gpu_hours",
+        "chip_origin",
+        "intended_provider",
+        "requested_amount_cents",
+        "declares_truthful",
+        "declares_no_double_funding",
+        "declares_no_provider_affiliation",
+        "declared_by_name",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -184,8 +194,10 @@ def _show(key: str, value: Any, currency: str) -> str:
         return "—"
     if key == "documents":
         kinds = dict(Document.Kind.choices)
-        lines = [f"{d['name']} ({kinds.get(d['kind'], d['kind'])}, sha256 {d['sha256'][:12]}…)"
-                 for d in value]  # fmt: skip
+        lines = [
+            f"{d['name']} ({kinds.get(d['kind'], d['kind'])}, sha256 {d['sha256'][:12]}…)"
+            for d in value
+        ]
         return "\n".join(lines) or "—"
     if key == "requested_amount":
         return format_money(_cents(value), currency)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from applicants import views
+from vouchers import portal_views
 
 app_name = "applicants"
 
@@ -29,5 +30,12 @@ urlpatterns = [
         "applications/<int:pk>/documents/<int:document_id>/",
         views.document_download,
         name="document_download",
+    ),
+    path("vouchers/<int:pk>/", portal_views.voucher_detail, name="voucher_detail"),
+    path("vouchers/<int:pk>/accept/", portal_views.voucher_accept_view, name="voucher_accept"),
+    path(
+        "vouchers/<int:pk>/letters/<int:version>/",
+        portal_views.letter_download,
+        name="letter_download",
     ),
 ]

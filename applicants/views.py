@@ -41,8 +41,9 @@ from audit.selectors import audit_events_for_target
 from core.exceptions import DomainError
 from core.forms import add_domain_error
 from core.views import posted, safe_next
-from vouchers.models import Program
-from vouchers.selectors import program_list_open
+from vouchers.models import Decision, Program, Voucher
+from vouchers.screening import describe
+from vouchers.selectors import program_list_open, screening_results
 
 
 def _applicant_required(request: HttpRequest) -> User:
@@ -57,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     if not user.is_applicant:
         return redirect(
-            "officer:applications" if user.role in User.OFFICER_ROLES or user.is_auditor else "home"
+            "officer:dashboard" if user.role in User.OFFICER_ROLES or user.is_auditor else "home"
         )
     organizations = list(organization_list_for_user(user=user))
     applications = list(application_list_for_viewer(viewer=user).order_by("-updated_at")[:50])
@@ -395,6 +396,9 @@ def application_receipt(request: HttpRequest, pk: int, number: int) -> HttpRespo
 
 
 APPLICANT_TIMELINE_ACTIONS = {
+    "application.screened",
+    "application.approved",
+    "application.rejected",
     "application.created",
     "application.submitted",
     "application.returned",
@@ -426,6 +430,12 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "withdraw_form": WithdrawForm(),
             "can_withdraw": Application.Status.WITHDRAWN
             in Application.TRANSITIONS[application.status],
+            "screening": [
+                {"result": r, "reason": describe(r.rule, r.passed, r.parameter, r.observed)}
+                for r in screening_results(application=application)
+            ],
+            "decision": Decision.objects.filter(application=application).first(),
+            "voucher": Voucher.objects.filter(application=application).first(),
         },
     )
 

@@ -5,6 +5,7 @@ from django.urls import path
 from accounts import apis as accounts_apis
 from applicants import apis as applicants_apis
 from vouchers import apis as vouchers_apis
+from vouchers import review_apis, voucher_apis
 
 urlpatterns = [
     path("auth/register/", accounts_apis.RegisterApi.as_view(), name="auth-register"),
@@ -77,5 +78,76 @@ urlpatterns = [
         "applications/<int:application_id>/versions/<int:number>/diff/",
         applicants_apis.ApplicationVersionDiffApi.as_view(),
         name="application-version-diff",
+    ),
+    path(
+        "applications/<int:application_id>/conflict-declaration/",
+        review_apis.ConflictDeclareApi.as_view(),
+        name="application-conflict",
+    ),
+    path(
+        "applications/<int:application_id>/screening/",
+        review_apis.ScreeningListApi.as_view(),
+        name="application-screening",
+    ),
+    path(
+        "applications/<int:application_id>/screening/<int:result_id>/override/",
+        review_apis.ScreeningOverrideApi.as_view(),
+        name="application-screening-override",
+    ),
+    path(
+        "applications/<int:application_id>/assignments/",
+        review_apis.AssignmentListCreateApi.as_view(),
+        name="application-assignments",
+    ),
+    path(
+        "applications/<int:application_id>/assignments/<int:assignment_id>/remove/",
+        review_apis.AssignmentRemoveApi.as_view(),
+        name="application-assignment-remove",
+    ),
+    path(
+        "applications/<int:application_id>/reviews/",
+        review_apis.ReviewListCreateApi.as_view(),
+        name="application-reviews",
+    ),
+    path(
+        "applications/<int:application_id>/approve/",
+        review_apis.ApproveApi.as_view(),
+        name="application-approve",
+    ),
+    path(
+        "applications/<int:application_id>/reject/",
+        review_apis.RejectApi.as_view(),
+        name="application-reject",
+    ),
+    path(
+        "applications/<int:application_id>/decision/",
+        review_apis.DecisionApi.as_view(),
+        name="application-decision",
+    ),
+    path("vouchers/", voucher_apis.VoucherListApi.as_view(), name="vouchers"),
+    path("vouchers/lookup/", voucher_apis.VoucherLookupApi.as_view(), name="voucher-lookup"),
+    path("vouchers/<int:voucher_id>/", voucher_apis.VoucherDetailApi.as_view(), name="voucher"),
+    path(
+        "vouchers/<int:voucher_id>/accept/",
+        voucher_apis.VoucherAcceptApi.as_view(),
+        name="voucher-accept",
+    ),
+    path(
+        "vouchers/<int:voucher_id>/letters/",
+        voucher_apis.LetterListApi.as_view(),
+        name="voucher-letters",
+    ),
+    path(
+        "vouchers/<int:voucher_id>/letters/<int:version>/pdf/",
+        voucher_apis.LetterDownloadApi.as_view(),
+        name="voucher-letter-pdf",
+    ),
+    path(
+        "letters/<int:letter_id>/retry/", voucher_apis.LetterRetryApi.as_view(), name="letter-retry"
+    ),
+    path(
+        "letters/verify/<str:reference>/",
+        voucher_apis.LetterVerifyApi.as_view(),
+        name="letter-verify",
     ),
 ]

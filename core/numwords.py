@@ -5,15 +5,44 @@ Chinese financial numerals (大写): "人民币壹拾捌万元伍角整" style, 
 government documents use because it cannot be altered by adding a stroke.
 """
 
-ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-        "nineteen"]  # fmt: skip
+ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-SCALES = [(10**18, "quintillion"), (10**15, "quadrillion"), (10**12, "trillion"),
-          (10**9, "billion"), (10**6, "million"), (10**3, "thousand")]  # fmt: skip
+SCALES = [
+    (10**18, "quintillion"),
+    (10**15, "quadrillion"),
+    (10**12, "trillion"),
+    (10**9, "billion"),
+    (10**6, "million"),
+    (10**3, "thousand"),
+]
 
-CURRENCY_EN = {"CNY": ("yuan", "fen"), "USD": ("US dollars", "cents"), "EUR": ("euros", "cents"),
-               "HKD": ("Hong Kong dollars", "cents")}  # fmt: skip
+CURRENCY_EN = {
+    "CNY": ("yuan", "fen"),
+    "USD": ("US dollars", "cents"),
+    "EUR": ("euros", "cents"),
+    "HKD": ("Hong Kong dollars", "cents"),
+}
 CURRENCY_ZH = {"CNY": "人民币", "USD": "美元", "EUR": "欧元", "HKD": "港币"}
 
 ZH_DIGITS = "零壹贰叁肆伍陆柒捌玖"

@@ -13,7 +13,13 @@ from accounts.models import User
 from applicants.models import Application, Membership, Organization
 from applicants.uscc import ALPHABET, check_character
 from disbursement.models import Provider
-from vouchers.models import Program
+from vouchers.models import Program, RubricCriterion
+
+DEFAULT_RUBRIC = [
+    ("innovation", "Innovation and technical merit", 3),
+    ("team", "Team and ability to deliver", 2),
+    ("compute_plan", "Soundness of the compute plan", 2),
+]
 
 factory.Faker._DEFAULT_LOCALE = "en_US"
 
@@ -75,10 +81,23 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
     is_published = True
 
+    authority_name = "Shanghai Municipal Commission of Economy and Informatization"
+    authority_name_zh = "上海市经济和信息化委员会"
+    signatory_name = "Zhang Hua"
+    signatory_title = "Director, Compute Voucher Program Office"
+
     @factory.post_generation
     def providers(obj, create, extracted, **kwargs):  # noqa: N805
         if create:
             obj.approved_providers.set(extracted if extracted is not None else [ProviderFactory()])
+
+    @factory.post_generation
+    def criteria(obj, create, extracted, **kwargs):  # noqa: N805
+        if create and extracted is not False:
+            for position, (code, name, weight) in enumerate(DEFAULT_RUBRIC):
+                RubricCriterion.objects.create(
+                    program=obj, code=code, name=name, weight=weight, max_score=5, position=position
+                )
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):

@@ -68,7 +68,8 @@ def normalize(text: str) -> str:
     if bad:
         raise VoucherCodeError(
             _(
-                "A voucher code contains only digits and the letters A–Z without U (found: %(chars)s)."
+                "A voucher code contains only digits and the letters A–Z without U "
+                "(found: %(chars)s)."
             )
             % {"chars": " ".join(bad)},
             "voucher_code_characters",
@@ -76,8 +77,8 @@ def normalize(text: str) -> str:
     if not _is_valid(cleaned):
         raise VoucherCodeError(
             _(
-                "This voucher code is mistyped: its check character does not match. Compare it with "
-                "the award letter."
+                "This voucher code is mistyped: its check character does not match. "
+                "Compare it with the award letter."
             ),
             "voucher_code_check_character",
         )

@@ -28,7 +28,8 @@ def cjk_font_path() -> Path:
     raise LetterRenderError(
         "No font with Chinese glyphs is installed (looked for "
         + ", ".join(settings.LETTER_CJK_FONT_GLOBS)
-        + "). Install Debian's fonts-noto-cjk (or fonts-wqy-microhei), or set LETTER_CJK_FONT_GLOBS."
+        + "). Install Debian's fonts-noto-cjk (or fonts-wqy-microhei), "
+        "or set LETTER_CJK_FONT_GLOBS."
     )
 
 
@@ -47,10 +48,16 @@ def letter_html(snapshot: dict[str, Any], language: str) -> str:
     font = cjk_font_path()
     try:
         with translation.override(language):
-            return render_to_string(settings.LETTER_TEMPLATE, {
-                "letter": snapshot, "language": language, "font_url": font.as_uri(),
-                "qr_svg": qr_svg(snapshot["verify_url"]), "zh": language.startswith("zh"),
-            })  # fmt: skip
+            return render_to_string(
+                settings.LETTER_TEMPLATE,
+                {
+                    "letter": snapshot,
+                    "language": language,
+                    "font_url": font.as_uri(),
+                    "qr_svg": qr_svg(snapshot["verify_url"]),
+                    "zh": language.startswith("zh"),
+                },
+            )
     except (TemplateDoesNotExist, TemplateSyntaxError, KeyError) as exc:
         raise LetterRenderError(f"the letter template could not be rendered: {exc}") from exc
 

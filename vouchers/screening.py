@@ -197,9 +197,16 @@ def rule_amount_range(
 
 
 RULES: list[Callable[[Application, Program, list[Organization], date], Outcome]] = [
-    rule_region, rule_company_age, rule_sme_size, rule_credit_blacklist, rule_one_open_application,
-    rule_prior_award, rule_provider_approved, rule_provider_affiliation, rule_amount_range,
-]  # fmt: skip
+    rule_region,
+    rule_company_age,
+    rule_sme_size,
+    rule_credit_blacklist,
+    rule_one_open_application,
+    rule_prior_award,
+    rule_provider_approved,
+    rule_provider_affiliation,
+    rule_amount_range,
+]
 
 
 def evaluate(application: Application, on: date) -> list[Outcome]:

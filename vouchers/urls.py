@@ -6,5 +6,6 @@ app_name = "vouchers"
 
 urlpatterns = [
     path("", views.program_list, name="program_list"),
+    path("verify/<str:reference>/", views.letter_verify, name="letter_verify"),
     path("<slug:slug>/", views.program_detail, name="program_detail"),
 ]

@@ -1,33 +1,16 @@
-"""Public program pages and the officers' application pages."""
+"""Public pages: programs, and the verification page that award letters link to."""
 
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+import hashlib
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import User
-from accounts.utils import user_of
-from applicants.filters import ApplicationFilter
-from applicants.forms import ReturnForm
 from applicants.models import Application
-from applicants.policies import OFFICER_VIEW_ROLES, AppAction, application_allows
-from applicants.rules import diff
-from applicants.selectors import (
-    application_documents,
-    application_get_for,
-    application_list_for_viewer,
-    application_versions,
-)
-from applicants.services import application_return
-from audit.selectors import audit_events_for_target
-from core.exceptions import DomainError
-from core.forms import add_domain_error
-from core.views import posted
-from vouchers.models import Program
+from vouchers.forms import VerifyForm
+from vouchers.models import AwardLetter, Program
 from vouchers.selectors import program_list_public
 
 
@@ -53,7 +36,7 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if request.user.is_authenticated and request.user.is_applicant:
         existing = Application.objects.filter(
             program=program,
-            organization__memberships__user=user_of(request),
+            organization__memberships__user=request.user,
             status__in=Application.OPEN,
         ).first()
     return render(
@@ -61,73 +44,33 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _officer(request: HttpRequest) -> User:
-    user = user_of(request)
-    if user.role not in OFFICER_VIEW_ROLES:
-        raise PermissionDenied(_("This part of the site is for program officers and auditors."))
-    return user
-
-
-@login_required
-def officer_applications(request: HttpRequest) -> HttpResponse:
-    user = _officer(request)
-    status = request.GET.get("status") or ""
-    search = (request.GET.get("q") or "").strip()[:100]
-    params = {"status": [status] if status in Application.Status.values else [], "search": search}
-    visible = application_list_for_viewer(viewer=user).order_by("-submitted_at", "-id")
-    filterset = ApplicationFilter(params, queryset=visible)
-    qs = filterset.qs if filterset.is_valid() else visible.none()
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "vouchers/officer_applications.html",
-        {
-            "page": page,
-            "status": status,
-            "q": search,
-            "statuses": Application.Status.choices,
-        },
+def letter_verify(request: HttpRequest, reference: str) -> HttpResponse:
+    """Public: was a letter with this reference issued, and is this file the genuine one?"""
+    letter = (
+        AwardLetter.objects.select_related("voucher__organization", "voucher__program")
+        .filter(reference=reference, status=AwardLetter.Status.READY)
+        .first()
     )
-
-
-@login_required
-def officer_application_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _officer(request)
-    application = application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW)
-    versions = list(application_versions(application=application))
-    version_diffs = [
-        {"from": prev, "to": cur, "changes": diff(prev.snapshot, cur.snapshot)}
-        for prev, cur in zip(versions, versions[1:], strict=False)
-    ]
-    form = ReturnForm(posted(request))
-    can_return = application_allows(user, application, AppAction.RETURN) and (
-        Application.Status.RETURNED in Application.TRANSITIONS[application.status]
-    )
-    if request.method == "POST":
-        application_get_for(viewer=user, application_id=pk, action=AppAction.RETURN)
-        if form.is_valid():
-            try:
-                application_return(
-                    actor=user, application_id=pk, message=form.cleaned_data["message"]
-                )
-            except DomainError as exc:
-                add_domain_error(form, exc)
+    form = VerifyForm(request.POST or None, request.FILES or None)
+    outcome = None
+    if request.method == "POST" and letter is not None and form.is_valid():
+        upload = form.cleaned_data.get("file")
+        if upload is not None:
+            if upload.size > settings.DOCUMENT_MAX_BYTES:
+                form.add_error("file", _("That file is too large to be an award letter."))
             else:
-                messages.success(request, _("Returned to the applicant."))
-                return redirect("officer:application_detail", pk=pk)
+                digest = hashlib.sha256()
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                outcome = digest.hexdigest() == letter.sha256
+        elif form.cleaned_data.get("sha256"):
+            outcome = form.cleaned_data["sha256"].strip().lower() == letter.sha256
+        else:
+            form.add_error(None, _("Choose the file, or paste its SHA-256 fingerprint."))
+    status = 404 if letter is None else 200
     return render(
         request,
-        "vouchers/officer_application_detail.html",
-        {
-            "application": application,
-            "latest": versions[-1] if versions else None,
-            "versions": versions,
-            "version_diffs": list(reversed(version_diffs)),
-            "documents": list(application_documents(application=application)),
-            "events": audit_events_for_target(
-                target_type="applicants.application", target_id=str(pk)
-            ),
-            "form": form,
-            "can_return": can_return,
-        },
+        "vouchers/letter_verify.html",
+        {"letter": letter, "reference": reference, "form": form, "outcome": outcome},
+        status=status,
     )

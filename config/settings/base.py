@@ -265,7 +265,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 TRUST_X_FORWARDED_FOR = env.bool("DJANGO_TRUST_X_FORWARDED_FOR", default=False)
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
@@ -288,13 +293,16 @@ LETTER_MAX_ATTEMPTS = env.int("LETTER_MAX_ATTEMPTS", default=3)
 LETTER_STALE_SECONDS = env.int("LETTER_STALE_SECONDS", default=300)
 # Font files with Chinese glyphs (organization names are usually Chinese, whatever the letter's
 # language). The first existing match is used; none means the letter fails with a clear error.
-LETTER_CJK_FONT_GLOBS = env.list("LETTER_CJK_FONT_GLOBS", default=[
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/**/*CJK*Regular*",
-    "/usr/share/fonts/**/wqy*",
-])
+LETTER_CJK_FONT_GLOBS = env.list(
+    "LETTER_CJK_FONT_GLOBS",
+    default=[
+        "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        "/usr/share/fonts/**/*CJK*Regular*",
+        "/usr/share/fonts/**/wqy*",
+    ],
+)
 CELERY_BEAT_SCHEDULE["letters-sweep"] = {
     # Render letters whose task was never queued (Redis down at approval) or whose worker died.
     "task": "vouchers.tasks.award_letter_sweep_task",

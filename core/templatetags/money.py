@@ -58,3 +58,9 @@ def document_kind_label(kind: str | None) -> str:
     if not kind:
         return "—"
     return str(dict(Document.Kind.choices).get(kind, kind))
+
+
+@register.filter(name="get_item")
+def get_item(mapping: dict | None, key: str) -> object:
+    """{{ review.scores|get_item:criterion.code }}"""
+    return (mapping or {}).get(key, "—")

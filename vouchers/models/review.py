@@ -58,7 +58,8 @@ class ScreeningResult(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.application_id} v{self.version} {self.rule}: {'pass' if self.passed else 'fail'}"
+        outcome = "pass" if self.passed else "fail"
+        return f"{self.application_id} v{self.version} {self.rule}: {outcome}"
 
     @property
     def is_blocking(self) -> bool:
@@ -89,7 +90,8 @@ class ConflictDeclaration(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.officer} on {self.application_id}: {'conflict' if self.has_conflict else 'none'}"
+        answer = "conflict" if self.has_conflict else "none"
+        return f"{self.officer} on {self.application_id}: {answer}"
 
 
 class ReviewAssignment(BaseModel):
@@ -187,6 +189,7 @@ class Decision(BaseModel):
     reasons = models.TextField(
         _("reasons the applicant can read"),
         max_length=10_000,
+        blank=True,
         validators=[MaxLengthValidator(10_000)],
     )
 

@@ -260,10 +260,19 @@ def _notify(application: Application, *, kind: str, template: str, context: dict
     )
     for member in members:
         notification_enqueue(
-            kind=kind, recipient=member, recipient_email=member.email, language=member.preferred_language,
-            template=template, dedupe_key=f"{kind}:{application.pk}:{member.pk}",
-            context={"user_name": member.full_name, "reference": application.reference,
-                     "title": application.title, "program": application.program.name,
-                     "link": settings.SITE_URL + reverse("applicants:application_detail",
-                                                         args=[application.pk]), **context},
-        )  # fmt: skip
+            kind=kind,
+            recipient=member,
+            recipient_email=member.email,
+            language=member.preferred_language,
+            template=template,
+            dedupe_key=f"{kind}:{application.pk}:{member.pk}",
+            context={
+                "user_name": member.full_name,
+                "reference": application.reference,
+                "title": application.title,
+                "program": application.program.name,
+                "link": settings.SITE_URL
+                + reverse("applicants:application_detail", args=[application.pk]),
+                **context,
+            },
+        )

@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.dispatch import dispatch_after_commit
@@ -49,8 +48,11 @@ def letter_snapshot(voucher: Voucher, decision: Decision, reference: str) -> dic
         "application_reference": app.reference,
         "project_title": app.title,
         "voucher_code": voucher.code,
-        "organization": {"legal_name": org.legal_name, "registration_number": org.registration_number,
-                         "address": org.address},
+        "organization": {
+            "legal_name": org.legal_name,
+            "registration_number": org.registration_number,
+            "address": org.address,
+        },
         "currency": voucher.currency,
         "amount_cents": voucher.cap_cents,
         "amount": format_money(voucher.cap_cents, voucher.currency),
@@ -67,7 +69,7 @@ def letter_snapshot(voucher: Voucher, decision: Decision, reference: str) -> dic
         "decided_on": timezone.localtime(decision.created_at).date().isoformat(),
         "decided_by": decision.decided_by.full_name,
         "verify_url": settings.SITE_URL + reverse("vouchers:letter_verify", args=[reference]),
-    }  # fmt: skip
+    }
 
 
 @transaction.atomic(savepoint=False)
@@ -146,8 +148,11 @@ def award_letter_render(*, letter_id: int) -> AwardLetter | None:
     stored = storage.save(name, ContentFile(pdf))
     digest = hashlib.sha256(pdf).hexdigest()
     with transaction.atomic():
-        letter = AwardLetter.objects.select_for_update().select_related("voucher__application").get(
-            pk=letter_id)  # fmt: skip
+        letter = (
+            AwardLetter.objects.select_for_update()
+            .select_related("voucher__application")
+            .get(pk=letter_id)
+        )
         if letter.status != AwardLetter.Status.RENDERING:
             return letter  # someone else finished it
         letter.status = AwardLetter.Status.READY
@@ -156,8 +161,17 @@ def award_letter_render(*, letter_id: int) -> AwardLetter | None:
         letter.size_bytes = len(pdf)
         letter.rendered_at = timezone.now()
         letter.last_error = ""
-        letter.save(update_fields=["status", "pdf", "sha256", "size_bytes", "rendered_at", "last_error",
-                                   "updated_at"])  # fmt: skip
+        letter.save(
+            update_fields=[
+                "status",
+                "pdf",
+                "sha256",
+                "size_bytes",
+                "rendered_at",
+                "last_error",
+                "updated_at",
+            ]
+        )
         audit_record(
             actor=None,
             action=AuditAction.LETTER_RENDERED,
@@ -204,13 +218,21 @@ def _notify_ready(letter: AwardLetter) -> None:
     )
     for member in members:
         notification_enqueue(
-            kind="letter_ready", recipient=member, recipient_email=member.email,
-            language=member.preferred_language, template="letter_ready",
+            kind="letter_ready",
+            recipient=member,
+            recipient_email=member.email,
+            language=member.preferred_language,
+            template="letter_ready",
             dedupe_key=f"letter_ready:{letter.pk}:{member.pk}",
-            context={"user_name": member.full_name, "reference": application.reference,
-                     "letter_reference": letter.reference, "program": application.program.name,
-                     "link": settings.SITE_URL + reverse("applicants:voucher_detail", args=[letter.voucher_id])},
-        )  # fmt: skip
+            context={
+                "user_name": member.full_name,
+                "reference": application.reference,
+                "letter_reference": letter.reference,
+                "program": application.program.name,
+                "link": settings.SITE_URL
+                + reverse("applicants:voucher_detail", args=[letter.voucher_id]),
+            },
+        )
 
 
 def _ensure_letter_officer(actor: User) -> None:
@@ -275,17 +297,17 @@ def award_letter_sweep(*, limit: int = 100) -> int:
     due = list(
         AwardLetter.objects.filter(
             Q(status=AwardLetter.Status.PENDING, updated_at__lt=now - timedelta(seconds=10))
-            | Q(status=AwardLetter.Status.RENDERING,
-                claimed_at__lt=now - timedelta(seconds=settings.LETTER_STALE_SECONDS))
-        ).order_by("created_at").values_list("pk", flat=True)[:limit]
-    )  # fmt: skip
+            | Q(
+                status=AwardLetter.Status.RENDERING,
+                claimed_at__lt=now - timedelta(seconds=settings.LETTER_STALE_SECONDS),
+            )
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     for letter_id in due:
         try:
             award_letter_render(letter_id=letter_id)
         except LetterRenderError:
             continue  # recorded on the letter; the next sweep tries again until it is FAILED
     return len(due)
-
-
-def letter_current(voucher: Voucher) -> AwardLetter | None:
-    return voucher.letters.filter(superseded_at__isnull=True).order_by("-version").first()

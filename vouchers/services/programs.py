@@ -13,13 +13,39 @@ from core.validation import full_clean_or_raise
 from vouchers.models import Program, RubricCriterion
 
 PROGRAM_FIELDS = (
-    "code", "slug", "name", "name_zh", "summary", "summary_zh", "region", "currency", "budget_cents",
-    "award_floor_cents", "award_ceiling_cents", "rate_standard_bps", "rate_domestic_bps",
-    "allowed_regions", "max_company_age_years", "max_headcount", "max_annual_revenue_cents",
-    "requires_startup", "opens_at", "closes_at", "voucher_validity_days", "over_cap_policy",
-    "is_published", "reviews_required", "authority_name", "authority_name_zh", "authority_address",
-    "signatory_name", "signatory_title", "signatory_title_zh", "terms", "terms_zh",
-)  # fmt: skip
+    "code",
+    "slug",
+    "name",
+    "name_zh",
+    "summary",
+    "summary_zh",
+    "region",
+    "currency",
+    "budget_cents",
+    "award_floor_cents",
+    "award_ceiling_cents",
+    "rate_standard_bps",
+    "rate_domestic_bps",
+    "allowed_regions",
+    "max_company_age_years",
+    "max_headcount",
+    "max_annual_revenue_cents",
+    "requires_startup",
+    "opens_at",
+    "closes_at",
+    "voucher_validity_days",
+    "over_cap_policy",
+    "is_published",
+    "reviews_required",
+    "authority_name",
+    "authority_name_zh",
+    "authority_address",
+    "signatory_name",
+    "signatory_title",
+    "signatory_title_zh",
+    "terms",
+    "terms_zh",
+)
 
 
 def _ensure_admin(actor: User) -> None:

@@ -41,12 +41,16 @@ def conflict_declare(
         if existing.has_conflict == has_conflict:
             return existing
         raise ConflictError(
-            _("You already declared %(answer)s on %(date)s; a declaration cannot be changed. "
-              "Ask an administrator if it was a mistake.") % {
+            _(
+                "You already declared %(answer)s on %(date)s; a declaration cannot be changed. "
+                "Ask an administrator if it was a mistake."
+            )
+            % {
                 "answer": _("a conflict") if existing.has_conflict else _("no conflict"),
-                "date": timezone.localtime(existing.created_at).strftime("%Y-%m-%d %H:%M")},
+                "date": timezone.localtime(existing.created_at).strftime("%Y-%m-%d %H:%M"),
+            },
             code="already_declared",
-        )  # fmt: skip
+        )
     declaration = ConflictDeclaration(
         application=application, officer=actor, has_conflict=has_conflict, note=note.strip()[:1000]
     )
@@ -123,13 +127,20 @@ def reviewer_assign(*, actor: User, application_id: int, reviewer_id: int) -> Re
         data={"reviewer": reviewer.email},
     )
     notification_enqueue(
-        kind="review_assigned", recipient=reviewer, recipient_email=reviewer.email,
-        language=reviewer.preferred_language, template="review_assigned",
+        kind="review_assigned",
+        recipient=reviewer,
+        recipient_email=reviewer.email,
+        language=reviewer.preferred_language,
+        template="review_assigned",
         dedupe_key=f"review_assigned:{assignment.pk}",
-        context={"user_name": reviewer.full_name, "reference": application.reference,
-                 "program": application.program.name,
-                 "link": settings.SITE_URL + reverse("officer:application_detail", args=[application.pk])},
-    )  # fmt: skip
+        context={
+            "user_name": reviewer.full_name,
+            "reference": application.reference,
+            "program": application.program.name,
+            "link": settings.SITE_URL
+            + reverse("officer:application_detail", args=[application.pk]),
+        },
+    )
     return assignment
 
 
@@ -266,9 +277,15 @@ def review_submit(
     application.ready_for_decision = application.reviews_completed >= program.reviews_required
     application.save(update_fields=["reviews_completed", "ready_for_decision", "updated_at"])
     audit_record(
-        actor=actor, action=AuditAction.REVIEW_SUBMITTED, target=application,
-        data={"version": application.version, "weighted_score_bps": review.weighted_score_bps,
-              "recommendation": recommendation, "reviews_completed": application.reviews_completed,
-              "ready_for_decision": application.ready_for_decision},
-    )  # fmt: skip
+        actor=actor,
+        action=AuditAction.REVIEW_SUBMITTED,
+        target=application,
+        data={
+            "version": application.version,
+            "weighted_score_bps": review.weighted_score_bps,
+            "recommendation": recommendation,
+            "reviews_completed": application.reviews_completed,
+            "ready_for_decision": application.ready_for_decision,
+        },
+    )
     return review

@@ -28,10 +28,16 @@ def application_screen(*, application: Application, actor: User) -> list[Screeni
     on = timezone.localdate(application.submitted_at or timezone.now())
     outcomes = evaluate(application, on)
     results = ScreeningResult.objects.bulk_create(
-        ScreeningResult(application=application, version=application.version, rule=o.rule,
-                        passed=o.passed, parameter=o.parameter, observed=o.observed)
+        ScreeningResult(
+            application=application,
+            version=application.version,
+            rule=o.rule,
+            passed=o.passed,
+            parameter=o.parameter,
+            observed=o.observed,
+        )
         for o in outcomes
-    )  # fmt: skip
+    )
     failed = [o.rule for o in outcomes if not o.passed]
     previous = application.status
     application.status = Application.Status.SCREENING if failed else Application.Status.IN_REVIEW
@@ -41,10 +47,15 @@ def application_screen(*, application: Application, actor: User) -> list[Screeni
         update_fields=["status", "reviews_completed", "ready_for_decision", "updated_at"]
     )
     audit_record(
-        actor=actor, action=AuditAction.APPLICATION_SCREENED, target=application,
-        data={"version": application.version, "failed_rules": failed,
-              "status": {"before": previous, "after": application.status}},
-    )  # fmt: skip
+        actor=actor,
+        action=AuditAction.APPLICATION_SCREENED,
+        target=application,
+        data={
+            "version": application.version,
+            "failed_rules": failed,
+            "status": {"before": previous, "after": application.status},
+        },
+    )
     return results
 
 

@@ -16,7 +16,15 @@ from accounts.models import User
 from applicants import services as applicant_services
 from applicants.models import Organization
 from disbursement.models import Provider
-from vouchers.models import Program
+from vouchers import services as voucher_services
+from vouchers.models import Program, RubricCriterion
+
+RUBRIC = [
+    ("innovation", "Innovation and technical merit", "创新性与技术水平", 3),
+    ("team", "Team and ability to deliver", "团队与实施能力", 2),
+    ("compute_plan", "Soundness of the compute plan", "算力使用计划的合理性", 2),
+    ("impact", "Economic and social impact", "经济与社会效益", 1),
+]
 
 DEMO_DOMAIN = "vouchers.example"
 ROLES = [
@@ -162,7 +170,7 @@ class Command(BaseCommand):
                 allowed_regions=["CN-SH"],
                 max_company_age_years=5,
                 max_headcount=300,
-                max_annual_revenue_cents=15_000_000_00,
+                max_annual_revenue_cents=None,
                 opens_at=now - timedelta(days=60),
                 closes_at=now + timedelta(days=90),
             ),
@@ -201,15 +209,53 @@ class Command(BaseCommand):
                 closes_at=now + timedelta(days=150),
             ),
         ]
+        authorities = {
+            "SH-2026-R1": (
+                "Shanghai Municipal Commission of Economy and Informatization",
+                "上海市经济和信息化委员会",
+                "200 Renmin Avenue, Huangpu District, Shanghai",
+            ),
+            "BJ-2025": (
+                "Beijing Municipal Bureau of Economy and Information Technology",
+                "北京市经济和信息化局",
+                "2 Yongding Road, Beijing",
+            ),
+            "HZ-2027-DC": (
+                "Hangzhou Bureau of Economy and Information Technology",
+                "杭州市经济和信息化局",
+                "318 Huaiyin Road, Hangzhou",
+            ),
+        }
         programs = {}
         for spec in specs:
             code = str(spec.pop("code"))
+            name, name_zh, address = authorities[code]
             program, created = Program.objects.get_or_create(
-                code=code, defaults={**spec, "is_published": True}
+                code=code,
+                defaults={
+                    **spec,
+                    "is_published": True,
+                    "authority_name": name,
+                    "authority_name_zh": name_zh,
+                    "authority_address": address,
+                    "signatory_name": "Zhang Hua 张华",
+                    "signatory_title": "Director, Compute Voucher Program Office",
+                    "signatory_title_zh": "算力券项目办公室主任",
+                },
             )
             if created:
                 program.full_clean()
                 program.approved_providers.set(providers)
+                for position, (ccode, cname, cname_zh, weight) in enumerate(RUBRIC):
+                    RubricCriterion.objects.create(
+                        program=program,
+                        code=ccode,
+                        name=cname,
+                        name_zh=cname_zh,
+                        weight=weight,
+                        max_score=5,
+                        position=position,
+                    )
             programs[code] = program
         return programs
 
@@ -236,7 +282,9 @@ class Command(BaseCommand):
                     registration_scheme="cn_uscc",
                     registration_number=number,
                     region="CN-SH",
-                    incorporated_on=timezone.localdate() - timedelta(days=400 * index),
+                    # The third startup is seven years old: it fails the age rule (screening queue).
+                    incorporated_on=timezone.localdate()
+                    - timedelta(days=2600 if index == 3 else 400 * index),
                     headcount=staff,
                     annual_revenue_cents=1_200_000_00 * index,
                 )
@@ -272,6 +320,27 @@ class Command(BaseCommand):
                 ),
             )
             applicant_services.application_submit(actor=founder, application_id=app.pk)
+            if index in (1, 2):
+                voucher_services.conflict_declare(
+                    actor=users["reviewer"], application_id=app.pk, has_conflict=False
+                )
+            if index == 2:
+                # Reviewed: waits in the approver's decision queue.
+                voucher_services.conflict_declare(
+                    actor=users["approver"], application_id=app.pk, has_conflict=False
+                )
+                voucher_services.reviewer_assign(
+                    actor=users["approver"], application_id=app.pk, reviewer_id=users["reviewer"].pk
+                )
+                voucher_services.review_submit(
+                    actor=users["reviewer"],
+                    application_id=app.pk,
+                    scores={"innovation": 4, "team": 4, "compute_plan": 3, "impact": 4},
+                    recommendation="fund_reduced",
+                    recommended_amount_cents=250_000_00,
+                    comments="Strong team and data; the pre-training budget is generous for the "
+                    "stated milestones, so a slightly smaller award is recommended.",
+                )
             if index == 1:
                 applicant_services.application_return(
                     actor=users["reviewer"],
