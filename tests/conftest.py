@@ -234,3 +234,10 @@ def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) ->
             return True
         time.sleep(interval)
     return predicate()
+
+
+def declare_no_conflict(officer: User, application: Any) -> None:
+    """What an officer does first on any application: declare no conflict of interest."""
+    from vouchers.services import conflict_declare
+
+    conflict_declare(actor=officer, application_id=application.pk, has_conflict=False)

@@ -99,13 +99,13 @@ def test_full_journey_through_the_api_with_a_token(applicant, program, provider)
     receipt = client.post(f"{url}submit/")
     assert receipt.status_code == 200, receipt.content
     body = receipt.json()
-    assert body["receipt_number"].endswith("-V1") and body["status"] == "submitted"
+    assert body["receipt_number"].endswith("-V1") and body["status"] == "in_review"
     assert body["submitted_at"] and len(body["content_sha256"]) == 64
     again = client.post(f"{url}submit/")  # a retry returns the same receipt
     assert again.json()["receipt_number"] == body["receipt_number"]
     assert ApplicationVersion.objects.count() == 1
     listing = client.get("/api/v1/applications/")
-    assert listing.json()["count"] == 1 and listing.json()["results"][0]["status"] == "submitted"
+    assert listing.json()["count"] == 1 and listing.json()["results"][0]["status"] == "in_review"
 
 
 def test_session_auth_requires_csrf(applicant, organization, program):
@@ -432,7 +432,7 @@ def test_other_organizations_application_is_404_and_recorded(
     ).get()
     assert event.target_id == str(submitted.pk)
     submitted.refresh_from_db()
-    assert submitted.title == "Legal LLM" and submitted.status == "submitted"
+    assert submitted.title == "Legal LLM" and submitted.status == "in_review"
 
 
 def test_other_organizations_document_download_is_404(other_applicant, submitted):
@@ -495,6 +495,17 @@ def test_officer_list_excludes_drafts_and_filters(
 
 def test_officer_can_return_and_applicant_resubmits_with_diff(applicant, reviewer, submitted):
     officer = api_as(reviewer)
+    _assert_error(
+        _post_json(officer, f"/api/v1/applications/{submitted.pk}/return/", {"message": "x"}),
+        403,
+        "conflict_declaration_required",
+    )
+    declared = _post_json(
+        officer,
+        f"/api/v1/applications/{submitted.pk}/conflict-declaration/",
+        {"has_conflict": False},
+    )
+    assert declared.status_code == 201
     _assert_error(
         _post_json(officer, f"/api/v1/applications/{submitted.pk}/return/", {}),
         400,

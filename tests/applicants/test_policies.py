@@ -22,19 +22,35 @@ R = User.Role
 ALL_ROLES = list(R)
 OWN, OTHER = "own", "other"
 
-# (role, ownership, application status) -> allowed actions
-APPLICATION_MATRIX: dict[tuple[str, str, str], set[AppAction]] = {}
+# (role, ownership, status, conflict declaration) -> allowed actions. "own" means a member of the
+# applicant organization; the declaration is the officer's conflict-of-interest statement.
+NONE, CLEAR, CONFLICT = "undeclared", "no-conflict", "conflict"
+APPLICANT_ACTIONS = {AppAction.VIEW, AppAction.VIEW_CONTENT, AppAction.EDIT, AppAction.SUBMIT,
+                     AppAction.WITHDRAW}  # fmt: skip
+GATE_ONLY = {AppAction.VIEW, AppAction.DECLARE_CONFLICT}
+OFFICER_CLEARED = {
+    R.REVIEWER: GATE_ONLY | {AppAction.VIEW_CONTENT, AppAction.RETURN, AppAction.SCREEN, AppAction.REVIEW},
+    R.APPROVER: GATE_ONLY | {AppAction.VIEW_CONTENT, AppAction.RETURN, AppAction.SCREEN, AppAction.ASSIGN,
+                             AppAction.DECIDE},
+}  # fmt: skip
+APPLICATION_MATRIX: dict[tuple[str, str, str, str], set[AppAction]] = {}
 for role in ALL_ROLES:
     for ownership in (OWN, OTHER):
-        for status in ("draft", "submitted"):
-            allowed: set[AppAction] = set()
-            if role == R.APPLICANT and ownership == OWN:
-                allowed = {AppAction.VIEW, AppAction.EDIT, AppAction.SUBMIT, AppAction.WITHDRAW}
-            elif role in (R.REVIEWER, R.APPROVER, R.ADMIN) and status != "draft":
-                allowed = {AppAction.VIEW, AppAction.RETURN}
-            elif role == R.AUDITOR and status != "draft":
-                allowed = {AppAction.VIEW}
-            APPLICATION_MATRIX[(role, ownership, status)] = allowed
+        for status in ("draft", "in_review"):
+            for coi in (NONE, CLEAR, CONFLICT):
+                allowed: set[AppAction] = set()
+                if role == R.APPLICANT:
+                    allowed = APPLICANT_ACTIONS if ownership == OWN else set()
+                elif status == "draft":
+                    allowed = set()  # drafts are private to the organization
+                elif role in OFFICER_CLEARED:
+                    allowed = OFFICER_CLEARED[role] if coi == CLEAR else GATE_ONLY
+                elif role == R.ADMIN:
+                    allowed = {AppAction.VIEW, AppAction.VIEW_CONTENT, AppAction.RETURN,
+                               AppAction.SCREEN, AppAction.ASSIGN}  # fmt: skip
+                elif role == R.AUDITOR:
+                    allowed = {AppAction.VIEW, AppAction.VIEW_CONTENT}
+                APPLICATION_MATRIX[(role, ownership, status, coi)] = allowed
 
 
 def _user_with_ownership(role: str, ownership: str, organization) -> User:
@@ -44,13 +60,19 @@ def _user_with_ownership(role: str, ownership: str, organization) -> User:
     return user
 
 
-@pytest.mark.parametrize(("role", "ownership", "status"), sorted(APPLICATION_MATRIX))
-def test_application_permission_matrix(role, ownership, status):
+@pytest.mark.parametrize(("role", "ownership", "status", "coi"), sorted(APPLICATION_MATRIX))
+def test_application_permission_matrix(role, ownership, status, coi):
+    from vouchers.models import ConflictDeclaration
+
     application = ApplicationFactory(status=status)
     user = _user_with_ownership(role, ownership, application.organization)
-    expected = APPLICATION_MATRIX[(role, ownership, status)]
+    if coi != NONE:
+        ConflictDeclaration.objects.create(
+            application=application, officer=user, has_conflict=coi == CONFLICT
+        )
+    expected = APPLICATION_MATRIX[(role, ownership, status, coi)]
     actual = {action for action in AppAction if application_allows(user, application, action)}
-    assert actual == expected, f"{role}/{ownership}/{status}"
+    assert actual == expected, f"{role}/{ownership}/{status}/{coi}"
 
 
 ORG_MATRIX = {
@@ -82,7 +104,7 @@ def test_organization_permission_matrix(role, ownership, member_role):
 
 
 def test_inactive_users_may_do_nothing():
-    application = ApplicationFactory(status="submitted")
+    application = ApplicationFactory(status="in_review")
     user = UserFactory(role=R.APPLICANT, is_active=False)
     application.organization.memberships.create(user=user)
     assert not any(application_allows(user, application, a) for a in AppAction)

@@ -12,7 +12,7 @@ from audit.models import AuditAction, AuditEvent
 from core.exceptions import ConflictError, DomainError, NotAllowedError
 from notifications.models import Notification
 from tests.concurrency import run_concurrently
-from tests.conftest import COMPLETE_ANSWERS
+from tests.conftest import COMPLETE_ANSWERS, declare_no_conflict
 from tests.factories import (
     OrganizationFactory,
     ProgramFactory,
@@ -448,7 +448,7 @@ def test_application_submit_freezes_version_and_sends_receipt(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         app = services.application_submit(actor=applicant, application_id=complete_draft.pk)
-    assert app.status == Application.Status.SUBMITTED
+    assert app.status == Application.Status.IN_REVIEW  # every eligibility rule passed
     assert app.version == 1
     version = ApplicationVersion.objects.get(application=app)
     assert version.receipt_number == f"{app.reference}-V1"
@@ -571,6 +571,9 @@ def test_application_withdrawn_cannot_be_submitted(applicant, complete_draft):
 def test_application_return_requires_officer_and_message(applicant, reviewer, submitted):
     with pytest.raises(NotAllowedError):
         services.application_return(actor=applicant, application_id=submitted.pk, message="x")
+    with pytest.raises(NotAllowedError):  # the conflict-of-interest gate comes first
+        services.application_return(actor=reviewer, application_id=submitted.pk, message="x")
+    declare_no_conflict(reviewer, submitted)
     with pytest.raises(DomainError) as exc:
         services.application_return(actor=reviewer, application_id=submitted.pk, message="   ")
     assert exc.value.code == "required"
@@ -586,6 +589,7 @@ def test_return_edit_and_resubmit_creates_version_two_with_diff(
 ):
     from applicants.rules import diff
 
+    declare_no_conflict(reviewer, submitted)
     with django_capture_on_commit_callbacks(execute=True):
         services.application_return(
             actor=reviewer, application_id=submitted.pk, message="Explain GPU-hours."
@@ -597,7 +601,7 @@ def test_return_edit_and_resubmit_creates_version_two_with_diff(
         values={"gpu_hours": 50_000, "requested_amount_cents": 200_000_00},
     )
     app = services.application_submit(actor=applicant, application_id=submitted.pk)
-    assert app.version == 2 and app.status == "submitted"
+    assert app.version == 2 and app.status == "in_review"
     v1, v2 = ApplicationVersion.objects.filter(application=app).order_by("number")
     changes = {c.field: c for c in diff(v1.snapshot, v2.snapshot)}
     assert set(changes) == {"gpu_hours", "requested_amount"}

@@ -240,7 +240,12 @@ def test_officer_sees_diff_and_can_return(client, reviewer, submitted, applicant
 
     client.force_login(reviewer)
     url = reverse("officer:application_detail", args=[submitted.pk])
-    response = client.post(url, {"message": "Please explain the GPU-hours."})
+    gate = client.get(url).content.decode()
+    assert 'data-testid="declare-conflict"' in gate and "Legal LLM" not in gate
+    client.post(reverse("officer:declare_conflict", args=[submitted.pk]), {"has_conflict": "no"})
+    response = client.post(
+        reverse("officer:return", args=[submitted.pk]), {"message": "Please explain the GPU-hours."}
+    )
     assert response.status_code == 302
     services.application_update(
         actor=applicant, application_id=submitted.pk, values={"gpu_hours": 50_000}
@@ -248,7 +253,7 @@ def test_officer_sees_diff_and_can_return(client, reviewer, submitted, applicant
     services.application_submit(actor=applicant, application_id=submitted.pk)
     page = client.get(url).content.decode()
     assert "Version 1 → version 2" in page
-    assert "46080" in page and "50000" in page
+    assert "46080" in page and "50000" in page  # the diff shows the raw answers
 
 
 def test_officer_pages_refused_to_applicants(web, submitted):

@@ -8,12 +8,14 @@ from audit.models import AuditAction, AuditEvent, AuditStream
 from audit.selectors import audit_chain_verify
 from audit.services import audit_record
 from tests.concurrency import run_concurrently
+from tests.conftest import declare_no_conflict
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def history(applicant, reviewer, submitted):
+    declare_no_conflict(reviewer, submitted)
     services.application_return(actor=reviewer, application_id=submitted.pk, message="More detail")
     services.application_update(
         actor=applicant, application_id=submitted.pk, values={"title": "v2"}

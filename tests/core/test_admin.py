@@ -35,7 +35,7 @@ def test_application_admin_is_read_only(staff_client, submitted):
     response = staff_client.post(url, {"title": "changed by staff", "status": "approved"})
     assert response.status_code == 403
     submitted.refresh_from_db()
-    assert submitted.title == "Legal LLM" and submitted.status == "submitted"
+    assert submitted.title == "Legal LLM" and submitted.status == "in_review"
     assert staff_client.get(reverse("admin:applicants_application_add")).status_code == 403
 
 
@@ -54,7 +54,7 @@ def test_audit_events_cannot_be_changed_or_deleted_in_admin(staff_client, submit
 
 def test_application_list_filters(staff_client, submitted):
     url = reverse("admin:applicants_application_changelist")
-    page = staff_client.get(url, {"status__exact": "submitted"})
+    page = staff_client.get(url, {"status__exact": "in_review"})
     assert submitted.reference.encode() in page.content
     assert Application.objects.count() == 1
 
