@@ -264,7 +264,7 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
 
     with page.expect_navigation():
         page.get_by_role("link", name="Follow the application").click()
-    expect(page.locator("h1 + p .status")).to_contain_text("Submitted")
+    expect(page.locator("h1 + p .status")).to_contain_text("In review")
     expect(page.get_by_text("Submitted and locked")).to_be_visible()
     expect(page.get_by_test_id("continue-draft")).to_have_count(0)
     expect(page.locator(f"a[href*='/portal/applications/{application.pk}/edit/']")).to_have_count(0)
