@@ -32,9 +32,11 @@ from core.api.fields import MoneyField
 from core.api.pagination import PageNumberPagination
 from core.api.serializers import StrictInputSerializer
 from core.exceptions import DomainError
+from core.money import cents_to_str
 from core.regions import REGIONS
 from disbursement.models import Provider
 from vouchers.models import Program
+from vouchers.selectors import with_content_flag
 
 # --- Organizations -----------------------------------------------------------------------------
 
@@ -216,17 +218,33 @@ class _ProgramRef(_Ref):
 
 
 class ApplicationListOutput(serializers.Serializer):
+    """A row of a list. `title` and `requested_amount` are null for officers who have not yet
+    declared whether they have a conflict of interest with the application."""
+
     id = serializers.IntegerField()
     reference = serializers.CharField()
     status = serializers.CharField()
     version = serializers.IntegerField()
-    title = serializers.CharField()
+    title = serializers.SerializerMethodField()
     organization = _OrgRef()
     program = _ProgramRef()
-    requested_amount = MoneyField(source="requested_amount_cents", allow_null=True)
+    requested_amount = serializers.SerializerMethodField()
     currency = serializers.CharField()
     submitted_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_title(self, application: Application) -> str | None:
+        return application.title if getattr(application, "content_visible", True) else None
+
+    @extend_schema_field({"type": "string", "nullable": True, "example": "150000.00"})
+    def get_requested_amount(self, application: Application) -> str | None:
+        if (
+            not getattr(application, "content_visible", True)
+            or application.requested_amount_cents is None
+        ):
+            return None
+        return cents_to_str(application.requested_amount_cents)
 
 
 class DocumentOutput(serializers.Serializer):
@@ -299,9 +317,9 @@ class ApplicationListCreateApi(GenericAPIView):
     def get_queryset(self) -> QuerySet[Application]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
             return Application.objects.none()
-        return application_list_for_viewer(viewer=user_of(self.request)).order_by(
-            "-updated_at", "-id"
-        )
+        viewer = user_of(self.request)
+        visible = application_list_for_viewer(viewer=viewer).order_by("-updated_at", "-id")
+        return with_content_flag(visible, viewer=viewer)
 
     @extend_schema(operation_id="applications_list", responses=ApplicationListOutput(many=True))
     def get(self, request: Request) -> Response:

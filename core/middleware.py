@@ -35,3 +35,32 @@ class RequestContextMiddleware:
             reset_request_info(token)
         response["X-Request-ID"] = info.request_id
         return response
+
+
+class DomainErrorMiddleware:
+    """A DomainError that reaches a page (not the API, whose handler answers JSON) becomes a
+    page that says what went wrong: 403 for NotAllowedError, 409 for a conflict, else 400.
+    Never a 500 for a rule the user can read about."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.shortcuts import render
+
+        from core.api.errors import json_error_response
+        from core.exceptions import DomainError
+
+        if not isinstance(exception, DomainError):
+            return None
+        if request.path.startswith("/api/"):
+            return json_error_response(exception.code, exception.message, exception.status_code)
+        return render(
+            request,
+            "errors/domain.html",
+            {"message": exception.message},
+            status=exception.status_code,
+        )

@@ -256,7 +256,9 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     expect(page.get_by_test_id("submitted-at")).to_contain_text(str(version.submitted_at.year))
     expect(page.get_by_test_id("receipt")).to_contain_text("CNY 150,000.00")
     assert version.receipt_number.startswith(application.reference)
-    assert application.status == Application.Status.IN_REVIEW  # screened on submit: every rule passed
+    assert (
+        application.status == Application.Status.IN_REVIEW
+    )  # screened on submit: every rule passed
     assert application.version == 1
     assert ApplicationVersion.objects.filter(application=application).count() == 1
     assert len(submit_posts) == 1, f"the double click sent {len(submit_posts)} submit requests"
