@@ -39,7 +39,7 @@ class OverrideForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    reviewer = forms.ModelChoiceField(
+    reviewer: forms.ModelChoiceField = forms.ModelChoiceField(
         label=_("Reviewer"), queryset=None, empty_label=_("Choose a reviewer")
     )
 

@@ -101,7 +101,9 @@ def queue(request: HttpRequest, name: str) -> HttpResponse:
     }
     filterset = ApplicationFilter(params, queryset=base)
     qs = filterset.qs if filterset.is_valid() else base.none()
-    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "oldest"
+    sort = request.GET.get("sort") or "oldest"
+    if sort not in SORTS:
+        sort = "oldest"
     qs = with_content_flag(qs.order_by(*SORTS[sort]), viewer=user)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     return render(

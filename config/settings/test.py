@@ -57,7 +57,8 @@ else:
 
 # Eager Celery unless a test starts a real worker (tests/conftest.py: celery_worker_real).
 CELERY_TASK_ALWAYS_EAGER = True
-CELERY_TASK_EAGER_PROPAGATES = True
+# As in the embedded mode: an eager task that fails (or retries) never fails its caller.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_BROKER_URL = env("REDIS_URL", default="") or "memory://"
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

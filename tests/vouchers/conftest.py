@@ -10,8 +10,13 @@ SCORES = {"innovation": 4, "team": 3, "compute_plan": 5}
 
 def make_ready(application: Any, *, reviewer: Any, approver: Any) -> Any:
     """Assign the reviewer (by the approver), review, and return the refreshed application."""
+    from applicants.policies import COI_ROLES
+
     for officer in (reviewer, approver):
-        if not application.conflict_declarations.filter(officer=officer).exists():
+        if (
+            officer.role in COI_ROLES
+            and not application.conflict_declarations.filter(officer=officer).exists()
+        ):
             declare_no_conflict(officer, application)
     services.reviewer_assign(actor=approver, application_id=application.pk, reviewer_id=reviewer.pk)
     services.review_submit(

@@ -1,6 +1,6 @@
 """Decisions with four eyes, and the voucher an approval issues."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -163,7 +163,7 @@ def _voucher_issue(
     program: Program,
     amount_cents: int,
     actor: User,
-    now: timezone.datetime,
+    now: datetime,
 ) -> Voucher:
     """Create the voucher with a fresh unguessable code and a copy of the program's terms."""
     for _attempt in range(5):

@@ -149,7 +149,7 @@ def award_letter_render(*, letter_id: int) -> AwardLetter | None:
     digest = hashlib.sha256(pdf).hexdigest()
     with transaction.atomic():
         letter = (
-            AwardLetter.objects.select_for_update()
+            AwardLetter.objects.select_for_update(of=("self",))
             .select_related("voucher__application")
             .get(pk=letter_id)
         )
@@ -265,7 +265,7 @@ def award_letter_reissue(*, actor: User, voucher_id: int, reason: str) -> AwardL
     """Issue a corrected letter as a new version; the previous one is kept, marked superseded."""
     _ensure_letter_officer(actor)
     voucher = (
-        Voucher.objects.select_for_update()
+        Voucher.objects.select_for_update(of=("self",))
         .select_related("application__decision")
         .get(pk=voucher_id)
     )

@@ -1,5 +1,7 @@
 """Eligibility screening on submit, and officers' overrides of failed rules."""
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -104,7 +106,7 @@ def screening_override(
     blocking = application.screening_results.filter(
         version=application.version, passed=False, overridden_at__isnull=True
     ).exists()
-    data = {"rule": result.rule, "justification": justification}
+    data: dict[str, Any] = {"rule": result.rule, "justification": justification}
     if not blocking:
         application.status = Application.Status.IN_REVIEW
         application.save(update_fields=["status", "updated_at"])
