@@ -45,6 +45,17 @@ class ApplicationFilter(django_filters.FilterSet):
         field_name="organization_id", min_value=1, max_value=BIGINT_MAX
     )
     search = django_filters.CharFilter(method="filter_search", max_length=100, label=_("Search"))
+    queue = django_filters.ChoiceFilter(
+        method="filter_queue",
+        choices=[
+            ("screening", "screening"),
+            ("review", "review"),
+            ("decision", "decision"),
+            ("assigned", "assigned"),
+        ],
+        help_text="An officer's work queue: screening exceptions, awaiting review, awaiting "
+        "decision, or the caller's own review assignments.",
+    )
     submitted_after = BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
     submitted_before = BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(
@@ -60,6 +71,13 @@ class ApplicationFilter(django_filters.FilterSet):
     class Meta:
         model = Application
         fields: list[str] = []
+
+    def filter_queue(
+        self, queryset: QuerySet[Application], name: str, value: str
+    ) -> QuerySet[Application]:
+        from vouchers.selectors import in_queue  # vouchers imports applicants
+
+        return in_queue(queryset, viewer=self.request.user, name=value)  # type: ignore[union-attr]
 
     def filter_search(
         self, queryset: QuerySet[Application], name: str, value: str

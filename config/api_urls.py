@@ -16,6 +16,11 @@ urlpatterns = [
     path("programs/", vouchers_apis.ProgramListApi.as_view(), name="programs"),
     path("programs/<int:program_id>/", vouchers_apis.ProgramDetailApi.as_view(), name="program"),
     path(
+        "programs/<int:program_id>/criteria/",
+        vouchers_apis.ProgramCriteriaApi.as_view(),
+        name="program-criteria",
+    ),
+    path(
         "organizations/", applicants_apis.OrganizationListCreateApi.as_view(), name="organizations"
     ),
     path(

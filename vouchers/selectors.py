@@ -40,31 +40,34 @@ def program_list_public() -> QuerySet[Program]:
     return Program.objects.filter(is_published=True).order_by("-opens_at")
 
 
-def application_queue(*, viewer: User, name: str) -> QuerySet[Application]:
-    """One of the officers' work queues, oldest submission first.
+def in_queue(qs: QuerySet[Application], *, viewer: User, name: str) -> QuerySet[Application]:
+    """Narrow a visible-applications queryset to one of the officers' work queues.
 
     screening: a rule failed and waits for an officer; review: in review, reviews still
     missing; decision: enough reviews, waiting for an approver; assigned: the viewer's own
     review assignments not yet reviewed.
     """
-    qs = application_list_for_viewer(viewer=viewer)
     if name == "screening":
-        qs = qs.filter(status=Application.Status.SCREENING)
-    elif name == "review":
-        qs = qs.filter(status=Application.Status.IN_REVIEW, ready_for_decision=False)
-    elif name == "decision":
-        qs = qs.filter(status=Application.Status.IN_REVIEW, ready_for_decision=True)
-    elif name == "assigned":
+        return qs.filter(status=Application.Status.SCREENING)
+    if name == "review":
+        return qs.filter(status=Application.Status.IN_REVIEW, ready_for_decision=False)
+    if name == "decision":
+        return qs.filter(status=Application.Status.IN_REVIEW, ready_for_decision=True)
+    if name == "assigned":
         mine = ReviewAssignment.objects.filter(
             application=OuterRef("pk"), reviewer=viewer, removed_at__isnull=True
         )
         reviewed = Review.objects.filter(
             application=OuterRef("pk"), reviewer=viewer, version=OuterRef("version")
         )
-        qs = qs.filter(Exists(mine), ~Exists(reviewed), status=Application.Status.IN_REVIEW)
-    else:
-        raise Http404("No such queue.")
-    return qs.order_by("submitted_at", "id")
+        return qs.filter(Exists(mine), ~Exists(reviewed), status=Application.Status.IN_REVIEW)
+    raise Http404("No such queue.")
+
+
+def application_queue(*, viewer: User, name: str) -> QuerySet[Application]:
+    """One of the officers' work queues, oldest submission first."""
+    visible = application_list_for_viewer(viewer=viewer)
+    return in_queue(visible, viewer=viewer, name=name).order_by("submitted_at", "id")
 
 
 def queue_counts(*, viewer: User) -> dict[str, int]:

@@ -272,3 +272,14 @@ def test_queues_follow_the_work(client, approver, reviewer, assigned):
     assert assigned.reference in page
     assert client.get(reverse("officer:queue", args=["nonsense"])).status_code == 404
     assert Application.objects.count() == 1
+
+
+def test_queue_filter_on_the_list_api(approver, reviewer, assigned):
+    client = api_as(approver)
+    assert [
+        a["id"] for a in client.get("/api/v1/applications/", {"queue": "review"}).json()["results"]
+    ] == [assigned.pk]
+    assert client.get("/api/v1/applications/", {"queue": "decision"}).json()["count"] == 0
+    assert client.get("/api/v1/applications/", {"queue": "nope"}).status_code == 400
+    mine = api_as(reviewer).get("/api/v1/applications/", {"queue": "assigned"}).json()
+    assert [a["id"] for a in mine["results"]] == [assigned.pk]

@@ -171,3 +171,43 @@ def test_rubric_criteria_are_data(admin, program):
     assert criterion.pk and program.criteria.count() == 4
     with pytest.raises(DomainError):
         services.criterion_save(actor=admin, program_id=program.pk, code="bad", name="x", weight=0)
+
+
+def test_programs_api_admin_only(api, admin, approver, program):
+    from tests.conftest import api_as
+
+    now = timezone.now()
+    payload = {
+        "code": "GZ-2027",
+        "slug": "guangzhou-2027",
+        "name": "Guangzhou 2027",
+        "region": "CN-GD",
+        "currency": "CNY",
+        "budget": "50000000.00",
+        "award_floor": "1000000.00",
+        "award_ceiling": "2000000.00",
+        "rate_standard_bps": 2000,
+        "rate_domestic_bps": 3000,
+        "opens_at": now.isoformat(),
+        "closes_at": (now + timedelta(days=60)).isoformat(),
+        "is_published": True,
+    }
+    assert api.post("/api/v1/programs/", payload, format="json").status_code == 401
+    assert api_as(approver).post("/api/v1/programs/", payload, format="json").status_code == 403
+    created = api_as(admin).post("/api/v1/programs/", payload, format="json")
+    assert created.status_code == 201, created.content
+    bad = api_as(admin).patch(
+        f"/api/v1/programs/{created.json()['id']}/", {"award_floor": "3000000.00"}, format="json"
+    )
+    assert bad.status_code == 400 and "award_ceiling_cents" in bad.json()["error"]["fields"]
+    sneaky = api_as(admin).patch(
+        f"/api/v1/programs/{program.pk}/", {"committed": "0"}, format="json"
+    )
+    assert sneaky.status_code == 400 and sneaky.json()["error"]["code"] == "unknown_field"
+    criterion = api_as(admin).post(
+        f"/api/v1/programs/{program.pk}/criteria/",
+        {"code": "ethics", "name": "Responsible AI", "weight": 1},
+        format="json",
+    )
+    assert criterion.status_code == 200
+    assert len(api.get(f"/api/v1/programs/{program.pk}/").json()["criteria"]) == 4
