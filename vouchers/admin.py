@@ -5,12 +5,21 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from audit.models import AuditAction
-from audit.services import audit_record, changes
 from core.forms import MoneyField
 from core.money import format_money
 from core.regions import REGIONS
-from vouchers.models import Program
+from vouchers import services
+from vouchers.models import (
+    AwardLetter,
+    ConflictDeclaration,
+    Decision,
+    Program,
+    Review,
+    RubricCriterion,
+    ScreeningResult,
+    Voucher,
+)
+from vouchers.services.programs import PROGRAM_FIELDS
 
 
 class ProgramAdminForm(forms.ModelForm):
@@ -55,6 +64,12 @@ class ProgramAdminForm(forms.ModelForm):
             "opens_at",
             "closes_at",
         ]
+
+
+class RubricCriterionInline(admin.TabularInline):
+    model = RubricCriterion
+    extra = 1
+    fields = ["position", "code", "name", "name_zh", "weight", "max_score", "guidance"]
 
 
 @admin.register(Program)
@@ -136,13 +151,110 @@ class ProgramAdmin(admin.ModelAdmin):
     def committed_display(self, obj: Program) -> str:
         return format_money(obj.committed_cents, obj.currency) if obj.pk else "—"
 
+    inlines = [RubricCriterionInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return getattr(request.user, "role", None) == "admin"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return getattr(request.user, "role", None) == "admin"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # programs with applications are history; unpublish instead
+
     def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
-        before = {f: str(form.initial.get(f)) for f in form.changed_data}
-        super().save_model(request, obj, form, change)
-        after = {f: str(form.cleaned_data.get(f)) for f in form.changed_data}
-        audit_record(
-            actor=request.user,
-            action=AuditAction.ADMIN_CHANGE,
-            target=obj,
-            data={"created": not change, "changes": changes(before, after)},
-        )
+        """Through the same services as the API: the same validation and audit trail."""
+        fields = [f for f in PROGRAM_FIELDS if f in form.cleaned_data]
+        actor = request.user
+        if change:
+            values = {f: form.cleaned_data[f] for f in fields if f in form.changed_data}
+            program = services.program_update(actor=actor, program_id=obj.pk, **values)  # type: ignore[arg-type]
+        else:
+            values = {f: form.cleaned_data[f] for f in fields}
+            program = services.program_create(actor=actor, **values)  # type: ignore[arg-type]
+        obj.pk = program.pk
+        obj.refresh_from_db()
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History: visible to staff, never edited through the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Voucher)
+class VoucherAdmin(ReadOnlyAdmin):
+    list_display = ["code", "organization", "program", "status", "cap", "spent", "valid_until"]
+    list_filter = ["status", "program"]
+    search_fields = ["code", "organization__legal_name", "application__reference"]
+    list_select_related = ["organization", "program"]
+
+    @admin.display(description=_("cap"), ordering="cap_cents")
+    def cap(self, obj: Voucher) -> str:
+        return format_money(obj.cap_cents, obj.currency)
+
+    @admin.display(description=_("spent"), ordering="spent_cents")
+    def spent(self, obj: Voucher) -> str:
+        return format_money(obj.spent_cents, obj.currency)
+
+
+@admin.register(AwardLetter)
+class AwardLetterAdmin(ReadOnlyAdmin):
+    list_display = [
+        "reference",
+        "voucher",
+        "version",
+        "language",
+        "status",
+        "rendered_at",
+        "superseded_at",
+    ]
+    list_filter = ["status", "language"]
+    search_fields = ["reference", "sha256", "voucher__code"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ["application", "outcome", "amount", "decided_by", "created_at"]
+    list_filter = ["outcome"]
+    search_fields = ["application__reference"]
+    list_select_related = ["application", "decided_by"]
+
+    @admin.display(description=_("amount"), ordering="amount_cents")
+    def amount(self, obj: Decision) -> str:
+        return format_money(obj.amount_cents, obj.currency) if obj.amount_cents else "—"
+
+
+@admin.register(ScreeningResult)
+class ScreeningResultAdmin(ReadOnlyAdmin):
+    list_display = ["application", "version", "rule", "passed", "overridden_by", "overridden_at"]
+    list_filter = ["rule", "passed"]
+    search_fields = ["application__reference"]
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = [
+        "application",
+        "version",
+        "reviewer",
+        "weighted_score_bps",
+        "recommendation",
+        "created_at",
+    ]
+    list_filter = ["recommendation"]
+    search_fields = ["application__reference", "reviewer__email"]
+
+
+@admin.register(ConflictDeclaration)
+class ConflictDeclarationAdmin(ReadOnlyAdmin):
+    list_display = ["application", "officer", "has_conflict", "created_at"]
+    list_filter = ["has_conflict"]
+    search_fields = ["application__reference", "officer__email"]

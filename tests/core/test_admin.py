@@ -63,3 +63,40 @@ def test_program_admin_validates(staff_client, program):
     url = reverse("admin:vouchers_program_change", args=[program.pk])
     page = staff_client.get(url)
     assert page.status_code == 200
+
+
+def test_program_admin_saves_through_the_service(staff_client, program):
+    from audit.models import AuditAction
+
+    url = reverse("admin:vouchers_program_change", args=[program.pk])
+    page = staff_client.get(url)
+    form = page.context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields}
+    data.update(
+        {
+            "budget_cents": "20000000.00",
+            "award_floor_cents": "140000.00",
+            "award_ceiling_cents": "280000.00",
+            "opens_at_0": "2026-01-01",
+            "opens_at_1": "00:00:00",
+            "closes_at_0": "2027-12-31",
+            "closes_at_1": "00:00:00",
+            "allowed_regions": ["CN-SH"],
+            "approved_providers": [p.pk for p in program.approved_providers.all()],
+            "max_annual_revenue_cents": "",
+            "max_company_age_years": "",
+            "max_headcount": "",
+            "criteria-TOTAL_FORMS": "0",
+            "criteria-INITIAL_FORMS": "0",
+        }
+    )
+    data = {k: v for k, v in data.items() if v is not None}
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors if response.context else ""
+    )
+    program.refresh_from_db()
+    assert program.budget_cents == 20_000_000_00
+    assert AuditEvent.objects.filter(
+        action=AuditAction.PROGRAM_UPDATED, target_id=str(program.pk)
+    ).exists()
