@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -115,7 +117,7 @@ class ProgramInput(StrictInputSerializer):
 class ProgramListApi(APIView):
     """Everyone reads published programs; administrators create them."""
 
-    def get_permissions(self) -> list:
+    def get_permissions(self) -> Any:
         return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
 
     @extend_schema(
@@ -151,7 +153,7 @@ class ProgramListApi(APIView):
 
 
 class ProgramDetailApi(APIView):
-    def get_permissions(self) -> list:
+    def get_permissions(self) -> Any:
         return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
 
     @extend_schema(operation_id="programs_retrieve", responses=ProgramOutput, auth=[])
