@@ -12,7 +12,7 @@ def award_letter_render_task(self, letter_id: int) -> None:  # type: ignore[no-u
     from vouchers.services.letters import award_letter_render
 
     try:
-        award_letter_render(letter_id=letter_id)
+        award_letter_render(letter_id=letter_id, token=self.request.id or "")
     except LetterRenderError as exc:
         if self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc

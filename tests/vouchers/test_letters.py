@@ -248,3 +248,26 @@ def test_letter_task_with_a_real_worker_run_twice_gives_one_letter(real_celery_w
     )
     assert AwardLetter.objects.filter(voucher__application=app).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.LETTER_RENDERED).count() == 1
+
+
+def test_a_redelivered_task_takes_back_its_own_claim_at_once(
+    ready, approver, django_capture_on_commit_callbacks
+):
+    """A worker died mid-render: its task is redelivered (same id) and finishes the letter; any
+    other task must leave the fresh claim alone."""
+    from unittest import mock
+
+    with mock.patch("vouchers.tasks.award_letter_render_task.delay"):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.application_approve(
+                actor=approver, application_id=ready.pk, amount_cents=150_000_00
+            )
+    letter = AwardLetter.objects.get(voucher__application=ready)
+    from django.utils import timezone
+
+    AwardLetter.objects.filter(pk=letter.pk).update(
+        status="rendering", claim_token="task-1", claimed_at=timezone.now(), attempts=1
+    )
+    assert services.award_letter_render(letter_id=letter.pk, token="task-2").status == "rendering"
+    done = services.award_letter_render(letter_id=letter.pk, token="task-1")
+    assert done.status == "ready" and done.attempts == 2

@@ -123,6 +123,9 @@ class AwardLetter(BaseModel):
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Who is rendering it: the Celery task id, so a task redelivered after its worker died can
+    # take its own claim back at once instead of waiting for the claim to go stale.
+    claim_token = models.CharField(max_length=64, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     correction_reason = models.CharField(max_length=1000, blank=True)

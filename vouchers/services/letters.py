@@ -104,7 +104,7 @@ def award_letter_request(
     return letter
 
 
-def _claim(letter_id: int) -> AwardLetter | None:
+def _claim(letter_id: int, token: str) -> AwardLetter | None:
     """Mark the letter RENDERING in a short transaction; None when there is nothing to do."""
     stale = timezone.now() - timedelta(seconds=settings.LETTER_STALE_SECONDS)
     with transaction.atomic():
@@ -116,24 +116,29 @@ def _claim(letter_id: int) -> AwardLetter | None:
             return None
         claimable = letter.status == AwardLetter.Status.PENDING or (
             letter.status == AwardLetter.Status.RENDERING
-            and (letter.claimed_at is None or letter.claimed_at < stale)
+            and (
+                (token and letter.claim_token == token)  # our own task, redelivered
+                or letter.claimed_at is None
+                or letter.claimed_at < stale
+            )
         )
         if not claimable:
             return None
         letter.status = AwardLetter.Status.RENDERING
         letter.claimed_at = timezone.now()
+        letter.claim_token = token[:64]
         letter.attempts += 1
-        letter.save(update_fields=["status", "claimed_at", "attempts", "updated_at"])
+        letter.save(update_fields=["status", "claimed_at", "claim_token", "attempts", "updated_at"])
         return letter
 
 
-def award_letter_render(*, letter_id: int) -> AwardLetter | None:
+def award_letter_render(*, letter_id: int, token: str = "") -> AwardLetter | None:
     """Render and store one letter. A ready or failed letter is left alone (idempotent).
 
     Raises LetterRenderError after recording the failure, so the task can retry; after
     LETTER_MAX_ATTEMPTS the letter is FAILED and shown to officers, with nothing half-written.
     """
-    letter = _claim(letter_id)
+    letter = _claim(letter_id, token)
     if letter is None:
         return AwardLetter.objects.filter(pk=letter_id).first()
     try:
