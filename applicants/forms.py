@@ -222,7 +222,7 @@ class DeclarationsForm(DraftStepForm, forms.ModelForm):
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(
-        label=_("Why are you withdrawing? (optional)"),
+        label=_("Why are you withdrawing?"),
         max_length=1000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

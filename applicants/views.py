@@ -419,6 +419,9 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for e in audit_events_for_target(target_type="applicants.application", target_id=str(pk))
         if e.action in APPLICANT_TIMELINE_ACTIONS
     ]
+    for event in events:  # applicants see their colleagues by name, officers as the office
+        officer = event.actor is not None and event.actor.role != User.Role.APPLICANT
+        event.display_actor = _("Program office") if officer else event.actor_label  # type: ignore[attr-defined]
     return render(
         request,
         "applicants/application_detail.html",

@@ -22,7 +22,7 @@ class ConflictForm(forms.Form):
         ),
     )
     note = forms.CharField(
-        label=_("Details (optional)"),
+        label=_("Details"),
         max_length=1000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -38,8 +38,13 @@ class OverrideForm(forms.Form):
     )
 
 
+class ReviewerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.full_name} ({obj.email})" if obj.full_name else obj.email
+
+
 class AssignForm(forms.Form):
-    reviewer: forms.ModelChoiceField = forms.ModelChoiceField(
+    reviewer: forms.ModelChoiceField = ReviewerChoiceField(
         label=_("Reviewer"), queryset=None, empty_label=_("Choose a reviewer")
     )
 
@@ -87,7 +92,7 @@ class ReviewForm(forms.Form):
 class ApproveForm(forms.Form):
     amount_cents = MoneyField(label=_("Amount to award"))
     reasons = forms.CharField(
-        label=_("Note for the applicant (optional)"),
+        label=_("Note for the applicant"),
         max_length=10_000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

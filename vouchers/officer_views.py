@@ -242,6 +242,7 @@ def _act(
     run: Callable[[User, Any], Any],
     form_key: str,
     success: str,
+    field_map: dict[str, str] | None = None,
 ) -> HttpResponse:
     """POST handler shape shared by every officer action: check, validate, call, report."""
     user = _officer(request)
@@ -250,7 +251,7 @@ def _act(
         try:
             run(user, form)
         except DomainError as exc:
-            add_domain_error(form, exc)
+            add_domain_error(form, exc, field_map)  # the services name fields as the API does
         else:
             messages.success(request, success)
             return redirect("officer:application_detail", pk=pk)
@@ -360,6 +361,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "review_form",
         _("Your review is in. You can now read the other reviews."),
+        field_map={"recommended_amount": "recommended_amount_cents"},
     )
 
 
@@ -379,6 +381,7 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "approve_form",
         _("Approved. The voucher is issued and the award letter is being prepared."),
+        field_map={"amount": "amount_cents"},
     )
 
 
