@@ -264,15 +264,17 @@ def describe(rule: str, passed: bool, parameter: dict[str, Any], observed: dict[
         if passed:
             return (
                 _(
-                    "%(n)s employees and revenue of %(revenue)s across %(group)s affiliated "
-                    "organization(s), within the limits (%(max)s employees, %(max_revenue)s)."
+                    "%(n)s employees and revenue of %(revenue)s, counting the organization and "
+                    "its affiliates (%(group)s in all): within the limits (%(max)s employees, "
+                    "%(max_revenue)s)."
                 )
                 % values
             )
         return (
             _(
-                "%(n)s employees and revenue of %(revenue)s across %(group)s affiliated "
-                "organization(s) exceed the limits (%(max)s employees, %(max_revenue)s)."
+                "%(n)s employees and revenue of %(revenue)s, counting the organization and "
+                "its affiliates (%(group)s in all): above the limits (%(max)s employees, "
+                "%(max_revenue)s)."
             )
             % values
         )

@@ -64,3 +64,20 @@ def document_kind_label(kind: str | None) -> str:
 def get_item(mapping: dict | None, key: str) -> object:
     """{{ review.scores|get_item:criterion.code }}"""
     return (mapping or {}).get(key, "—")
+
+
+@register.filter(name="letter_date")
+def letter_date(iso: str | None, language: str = "en") -> str:
+    """An ISO date as a letter prints it: "2026年11月26日" in Chinese, "26 November 2026" else."""
+    from datetime import date
+
+    from django.utils import translation
+    from django.utils.formats import date_format
+
+    if not iso:
+        return ""
+    day = date.fromisoformat(str(iso))
+    if (language or "").startswith("zh"):
+        return f"{day.year}年{day.month}月{day.day}日"
+    with translation.override("en"):
+        return date_format(day, "j F Y")

@@ -55,7 +55,7 @@ def test_chinese_letter_has_chinese_text_and_amount_in_capitals(
     letter = AwardLetter.objects.get(voucher__application=ready)
     assert letter.language == "zh-hans"
     text = _text(letter).replace(" ", "")
-    assert "壹拾伍万元整" in text
+    assert "壹拾伍万元整" in text and "算力券资助通知书" in text and "文号" in text
 
 
 def test_running_the_task_twice_gives_one_letter(approved):

@@ -41,7 +41,10 @@ def _ensure_can_decide(actor: User, application: Application) -> None:
         ).exists()
     ):
         raise NotAllowedError(
-            _("You reviewed this application, so another approver must decide it (four eyes)."),
+            _(
+                "You reviewed or are assigned to review this application, so another approver "
+                "must decide it (four eyes)."
+            ),
             code="four_eyes",
         )
 

@@ -50,6 +50,7 @@ def letter_snapshot(voucher: Voucher, decision: Decision, reference: str) -> dic
         "voucher_code": voucher.code,
         "organization": {
             "legal_name": org.legal_name,
+            "registration_scheme": org.registration_scheme,
             "registration_number": org.registration_number,
             "address": org.address,
         },

@@ -257,7 +257,7 @@ def review_submit(
         recommended_amount_cents = None
     comments = comments.strip()
     if not comments:
-        message = _("Write your assessment: the applicant's officers read it with the scores.")
+        message = _("Write your assessment: the approvers read it with the scores.")
         raise DomainError(message, code="required", fields={"comments": [message]})
     review = Review(
         application=application,
