@@ -41,7 +41,7 @@ from vouchers.forms import (
     RejectForm,
     ReviewForm,
 )
-from vouchers.models import AwardLetter, Decision, ReviewAssignment, Voucher
+from vouchers.models import AwardLetter, Decision, Program, ReviewAssignment, Voucher
 from vouchers.policies import VoucherAction
 from vouchers.screening import describe
 from vouchers.selectors import (
@@ -114,6 +114,8 @@ def queue(request: HttpRequest, name: str) -> HttpResponse:
             "name": name,
             "title": QUEUE_TITLES[name],
             "q": params["search"],
+            "program": params["program"],
+            "programs": Program.objects.order_by("-opens_at").only("pk", "code", "name", "name_zh"),
             "sort": sort,
             "sorts": [
                 ("oldest", _("Oldest first")),
