@@ -57,6 +57,23 @@ class AuditAction(models.TextChoices):
     LETTER_RENDERED = "letter.rendered", _("Award letter rendered")
     LETTER_FAILED = "letter.failed", _("Award letter rendering failed")
     LETTER_SUPERSEDED = "letter.superseded", _("Award letter superseded by a correction")
+    # disbursement
+    CLAIM_ACCEPTED = "claim.accepted", _("Claim accepted and charged")
+    CLAIM_REJECTED = "claim.rejected", _("Claim rejected")
+    CLAIM_REVERSED = "claim.reversed", _("Claim reversed")
+    VOUCHER_CLAWBACK = "voucher.clawback", _("Amount clawed back")
+    VOUCHER_SUSPENDED = "voucher.suspended", _("Voucher suspended")
+    VOUCHER_REINSTATED = "voucher.reinstated", _("Voucher reinstated")
+    VOUCHER_EXPIRED = "voucher.expired", _("Voucher expired; unspent amount released")
+    PROVIDER_AFFILIATION_RECORDED = (
+        "provider.affiliation_recorded",
+        _("Provider affiliation recorded"),
+    )
+    PAYOUT_CREATED = "payout.created", _("Payout prepared")
+    PAYOUT_APPROVED = "payout.approved", _("Payout approved")
+    PAYOUT_PAID = "payout.paid", _("Payout marked paid")
+    PAYOUT_EXPORTED = "payout.exported", _("Payout exported for the bank")
+    RECONCILIATION_RUN = "reconciliation.run", _("Reconciliation run")
     # administration
     ADMIN_CHANGE = "admin.change", _("Changed in the admin site")
 

@@ -1,6 +1,6 @@
 """/api/v1/: one line per operation path."""
 
-from django.urls import path
+from django.urls import include, path
 
 from accounts import apis as accounts_apis
 from applicants import apis as applicants_apis
@@ -155,4 +155,7 @@ urlpatterns = [
         voucher_apis.LetterVerifyApi.as_view(),
         name="letter-verify",
     ),
+    path("", include("disbursement.claim_api_urls")),
+    path("", include("disbursement.payout_api_urls")),
+    path("", include("disbursement.reconciliation_api_urls")),
 ]

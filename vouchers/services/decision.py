@@ -194,6 +194,18 @@ def _voucher_issue(
         raise ConflictError(
             _("Could not allocate a voucher code; try again."), code="code_collision"
         )
+    # The opening ledger entry: the cap granted and committed from the program's budget.
+    from disbursement.services.ledger import ledger_append  # disbursement builds on vouchers
+
+    ledger_append(
+        voucher=voucher,
+        kind="issue",
+        cap_delta=amount_cents,
+        committed_delta=amount_cents,
+        actor=actor,
+        idempotency_key=f"voucher-issue:{voucher.pk}",
+        opening=True,
+    )
     audit_record(
         actor=actor,
         action=AuditAction.VOUCHER_ISSUED,
