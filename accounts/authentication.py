@@ -30,11 +30,23 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 _("The token contains invalid characters.")
             ) from exc
-        token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
+        token = (
+            ApiToken.objects.select_related("user", "user__provider_staff__provider")
+            .filter(key_hash=hash_token(raw))
+            .first()
+        )
         if token is None or not token.is_usable or not token.user.is_active:
             raise exceptions.AuthenticationFailed(
                 _("The token is not valid, has expired or was revoked.")
             )
+        if token.provider_id is not None:
+            from disbursement.policies import provider_of  # disbursement builds on accounts
+
+            current = provider_of(token.user)
+            if current is None or current.pk != token.provider_id:
+                raise exceptions.AuthenticationFailed(
+                    _("This token was issued for a provider its owner no longer acts for.")
+                )
         now = timezone.now()
         # Record use at most once a minute, so busy clients do not write on every request.
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

@@ -134,6 +134,14 @@ class ApiToken(BaseModel):
     """A bearer token for the API. Only its SHA-256 is stored; the value is shown once."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    # A provider's token acts for that provider only, and stops working if the person leaves it.
+    provider = models.ForeignKey(
+        "disbursement.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12, help_text=_("First characters, to recognize it."))
     key_hash = models.CharField(max_length=64, unique=True)

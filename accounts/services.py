@@ -135,9 +135,16 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its value, which is never retrievable again."""
     name = name.strip() or _("API token")
+    from disbursement.policies import provider_of  # disbursement builds on accounts
+
     raw = new_token_value()
     token = ApiToken(
-        user=user, name=name[:100], prefix=raw[:10], key_hash=hash_token(raw), expires_at=expires_at
+        provider=provider_of(user),
+        user=user,
+        name=name[:100],
+        prefix=raw[:10],
+        key_hash=hash_token(raw),
+        expires_at=expires_at,
     )
     token.full_clean()
     token.save()

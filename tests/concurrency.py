@@ -34,3 +34,25 @@ def run_concurrently(fn: Callable[[], Any], *, threads: int) -> list[Any]:
     for thread in pool:
         thread.join()
     return results
+
+
+def run_many(fn: Callable[[], Any], *, calls: int, threads: int) -> list[Any]:
+    """`calls` calls of `fn` spread over `threads` threads started together (each thread makes
+    calls // threads calls back to back), for more concurrent work than the database has
+    connections for. Returns what each call returned or raised."""
+    per_thread, extra = divmod(calls, threads)
+    counts = iter([per_thread + (1 if i < extra else 0) for i in range(threads)])
+    lock = threading.Lock()
+
+    def batch() -> list[Any]:
+        with lock:
+            n = next(counts)
+        out = []
+        for _ in range(n):
+            try:
+                out.append(fn())
+            except BaseException as exc:  # noqa: BLE001
+                out.append(exc)
+        return out
+
+    return [outcome for group in run_concurrently(batch, threads=threads) for outcome in group]

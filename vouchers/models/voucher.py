@@ -27,7 +27,7 @@ class Voucher(BaseModel):
         Status.ISSUED: {Status.ACTIVE, Status.REVOKED, Status.EXPIRED},
         Status.ACTIVE: {Status.EXHAUSTED, Status.EXPIRED, Status.SUSPENDED, Status.REVOKED},
         Status.SUSPENDED: {Status.ACTIVE, Status.REVOKED, Status.EXPIRED},
-        Status.EXHAUSTED: {Status.ACTIVE},  # a reversal can give money back
+        Status.EXHAUSTED: {Status.ACTIVE, Status.EXPIRED},  # a reversal can give money back
         Status.EXPIRED: set(),
         Status.REVOKED: set(),
     }
