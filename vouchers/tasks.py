@@ -23,3 +23,11 @@ def award_letter_sweep_task() -> int:
     from vouchers.services.letters import award_letter_sweep
 
     return award_letter_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def vouchers_expire_task() -> int:
+    """Expire vouchers past their validity and release what was left to their programs."""
+    from disbursement.services.vouchers import vouchers_expire_due
+
+    return vouchers_expire_due()

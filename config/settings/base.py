@@ -309,3 +309,9 @@ CELERY_BEAT_SCHEDULE["letters-sweep"] = {
     "task": "vouchers.tasks.award_letter_sweep_task",
     "schedule": 60,
 }
+CELERY_BEAT_SCHEDULE["vouchers-expire"] = {
+    # Vouchers expire at the end of their validity; hourly is precise enough for day-based
+    # validity and each voucher is released in its own small transaction.
+    "task": "vouchers.tasks.vouchers_expire_task",
+    "schedule": 3600,
+}
