@@ -3,7 +3,8 @@
 - a throw-away PostgreSQL database (created, migrated, dropped) on the server that DATABASE_URL
   names, or postgres@127.0.0.1:5432;
 - fast seeding with COPY from unsaved model instances;
-- a gunicorn server on a free port, always stopped on exit, error or Ctrl-C;
+- a gunicorn server on a free port, and Celery workers on a private queue, always stopped on
+  exit, error or Ctrl-C;
 - a keep-alive HTTP load generator in pure Python (threads, http.client);
 - a plain-text table and machine facts for docs/benchmarks.md.
 
@@ -236,11 +237,27 @@ class Gunicorn:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)  # graceful: workers finish their requests
+        stop_group(process, timeout=15)  # graceful: workers finish their requests
+
+
+def stop_group(
+    process: "subprocess.Popen[bytes] | None", timeout: float, *, term_group: bool = True
+) -> None:
+    """Stop a process started with start_new_session=True and the children it forked.
+
+    SIGTERM goes to the whole group (or, with term_group=False, to the leader only, which then
+    stops its own children: Celery's warm shutdown); the group is SIGKILLed if the leader is
+    still there after `timeout` seconds or if we are interrupted while waiting.
+    """
+    if process is None:
+        return
+    if process.poll() is None:
+        if term_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -248,6 +265,89 @@ class Gunicorn:
             os.killpg(process.pid, signal.SIGKILL)  # interrupted again: leave nothing running
             process.wait()
             raise
+    try:  # children that outlived their leader go too
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class CeleryWorker:
+    """`python -m celery -A config worker`, stopped with its whole process group.
+
+    The command is the Makefile's WORKER_CMD (prefork, prefetch multiplier 1) plus a node name,
+    optionally `--queues` and `--include` for extra task modules (a benchmark's warm-up task).
+    Give it a private broker (REDIS_URL with its own database number) in `env`.
+    Output goes to `log_path`; `tail()` shows it when something goes wrong.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        concurrency: int,
+        log_path: Path,
+        queues: Sequence[str] = (),
+        include: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name, self.concurrency, self.log_path = name, concurrency, log_path
+        self.queues, self.include = list(queues), list(include)
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "WARNING",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(self.concurrency),
+            "--prefetch-multiplier",
+            "1",
+            "--hostname",
+            f"{self.name}@%h",
+        ]
+        if self.queues:
+            command += ["--queues", ",".join(self.queues)]
+        if self.include:
+            command += ["--include", ",".join(self.include)]
+        return command
+
+    def __enter__(self) -> "CeleryWorker":
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group: stopping it stops every child
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        # Warm shutdown: the main process lets a task in progress finish, then stops its pool.
+        stop_group(process, timeout=30, term_group=False)
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
 
 def terminate_on_sigterm() -> None:

@@ -1,5 +1,9 @@
 """Benchmark: the busiest pages and API lists at 100,000 applications.
 
+The applicant's dashboard and page, the applications API (list, filters, search, detail), the
+officer list and page, the officers' work queues (screening, review, decision) and the page of
+an application waiting for a decision as its approver sees it.
+
 Creates its own PostgreSQL database (dropped and recreated each run), migrates and seeds it
 with COPY, serves the project with gunicorn (one worker per core) and puts the same concurrent
 keep-alive load on each page and on a baseline view that does one indexed query, in the same run.
@@ -41,6 +45,10 @@ STATUS_WEIGHTS = {
     "withdrawn": 8,
 }
 OPEN_PROGRAMS = 4
+# Of the applications in review, those with id % 5 < READY_FIFTHS have their review in and are
+# ready for a decision (the decision queue); the others still wait for a review.
+READY_FIFTHS = 2
+RUBRIC = [("innovation", "Innovation", 40), ("team", "Team", 30), ("compute_plan", "Plan", 30)]
 CITIES = ["Shanghai", "Beijing", "Shenzhen", "Hangzhou", "Suzhou", "Nanjing", "Chengdu", "Wuhan"]
 NAMES = """
     Aurora Beacon Cedar Delta Ember Falcon Granite Harbor Iris Jade Kestrel Lumen Meridian Nimbus
@@ -49,6 +57,7 @@ NAMES = """
     Rhombus Sigma Tensor Unity Vector Wavelet Axiom Byte Cipher Datum Epoch Fermi Graph Hertz Index
 """.split()
 APPLICANT_EMAIL, OFFICER_EMAIL = "applicant@bench.example", "officer@bench.example"
+APPROVER_EMAIL = "approver@bench.example"
 PASSWORD = "bench-password-2026"  # noqa: S105  (a throw-away database)
 SEARCH_TERM = "Lumen"  # one of NAMES: matches about 1/60 of organizations
 TOPICS = [
@@ -91,8 +100,10 @@ Event = tuple[str, datetime, Any, dict[str, Any]]  # action, when, actor, data
 @dataclass
 class Seeded:
     applicant: Any
-    officer: Any
+    officer: Any  # a reviewer
     own_application_id: int
+    approver: Any = None
+    decision_application_id: int = 0  # in the decision queue, reviewed, approver declared
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -120,7 +131,7 @@ def uscc(n: int) -> str:
 
 def _catalogue(now: datetime, n_programs: int) -> tuple[list[Any], list[Any]]:
     from disbursement.models import Provider
-    from vouchers.models import Program
+    from vouchers.models import Program, RubricCriterion
 
     providers = Provider.objects.bulk_create(
         [
@@ -164,11 +175,19 @@ def _catalogue(now: datetime, n_programs: int) -> tuple[list[Any], list[Any]]:
             for k in range(3)
         ]
     )
+    RubricCriterion.objects.bulk_create(
+        RubricCriterion(program=p, code=code, name=name, weight=weight, max_score=5, position=i)
+        for p in programs
+        for i, (code, name, weight) in enumerate(RUBRIC)
+    )
     return providers, programs
 
 
-def _people(now: datetime, organizations: int, rng: random.Random) -> tuple[Any, Any, list[Any]]:
-    """The measured applicant and officer, then one founder (owner) per other organization."""
+def _people(
+    now: datetime, organizations: int, rng: random.Random
+) -> tuple[Any, Any, Any, list[Any]]:
+    """The measured applicant, reviewer and approver, then one founder (owner) per other
+    organization."""
     from accounts.models import User
 
     applicant = User.objects.create_user(
@@ -185,9 +204,16 @@ def _people(now: datetime, organizations: int, rng: random.Random) -> tuple[Any,
         role=User.Role.REVIEWER,
         email_verified_at=now,
     )
+    approver = User.objects.create_user(
+        email=APPROVER_EMAIL,
+        password=PASSWORD,
+        full_name="Bench Approver",
+        role=User.Role.APPROVER,
+        email_verified_at=now,
+    )
     founders = [
         User(
-            id=officer.pk + i,
+            id=approver.pk + i,
             email=f"founder{i}@bench.example",
             full_name=f"Founder {i}",
             password="!bench-unusable",  # noqa: S106  ("!" marks an unusable password)
@@ -198,7 +224,7 @@ def _people(now: datetime, organizations: int, rng: random.Random) -> tuple[Any,
         for i in range(1, organizations)
     ]
     common.copy_objects(founders)
-    return applicant, officer, [applicant, *founders]
+    return applicant, officer, approver, [applicant, *founders]
 
 
 def _organizations(now: datetime, owners: list[Any], rng: random.Random) -> list[Any]:
@@ -252,6 +278,7 @@ def _application(
     from applicants.models import Application
 
     draft = status == "draft"
+    ready = status == "in_review" and app_id % 5 < READY_FIFTHS
     created = now - timedelta(days=rng.uniform(1, 720))
     submitted = None if draft else min(now, created + timedelta(days=rng.uniform(0.1, 20)))
     updated = min(now, (submitted or created) + timedelta(days=rng.uniform(0, 30)))
@@ -282,6 +309,8 @@ def _application(
         declared_by_name="" if draft else owner.full_name,
         declared_at=submitted,
         submitted_at=submitted,
+        reviews_completed=1 if ready else 0,
+        ready_for_decision=ready,
         returned_at=updated if status == "returned" else None,
         return_message="Please attach the provider's quotation." if status == "returned" else "",
         withdrawn_at=updated if status == "withdrawn" else None,
@@ -375,6 +404,105 @@ def _audit_rows(app: Any, events: list[Event], next_id: int) -> tuple[list[Any],
     return rows, head
 
 
+def _decision_stage(
+    ready: list[tuple[int, datetime]], reviewer: Any, approver: Any, measured: tuple[int, datetime]
+) -> int:
+    """For every application ready for a decision, what the review stage left: both officers'
+    no-conflict declarations, the reviewer's assignment (made by the approver) and review; for
+    the first one also its screening results. Both officers also declared no conflict on the
+    `measured` application (the officer pages of application 1: without a declaration they
+    show only the conflict-of-interest gate). Returns the first one's id (0: there is none)."""
+    from vouchers.models import (
+        ConflictDeclaration,
+        Review,
+        ReviewAssignment,
+        ScreeningResult,
+        ScreeningRule,
+    )
+
+    declarations, assignments, reviews = [], [], []
+    scores = {code: 4 for code, _name, _weight in RUBRIC}
+    for n, (app_id, at) in enumerate(ready):
+        stamps = {"created_at": at, "updated_at": at}
+        for k, officer in enumerate((reviewer, approver)):
+            declarations.append(
+                ConflictDeclaration(
+                    id=2 * n + k + 1,
+                    application_id=app_id,
+                    officer_id=officer.pk,
+                    has_conflict=False,
+                    note="",
+                    **stamps,
+                )
+            )
+        assignments.append(
+            ReviewAssignment(
+                id=n + 1,
+                application_id=app_id,
+                reviewer_id=reviewer.pk,
+                assigned_by_id=approver.pk,
+                removed_at=None,
+                removal_reason="",
+                **stamps,
+            )
+        )
+        reviews.append(
+            Review(
+                id=n + 1,
+                application_id=app_id,
+                version=1,
+                reviewer_id=reviewer.pk,
+                scores=scores,
+                weighted_score_bps=8_000,
+                recommendation="fund",
+                recommended_amount_cents=None,
+                comments="Credible team, clear compute plan, realistic budget.",
+                **stamps,
+            )
+        )
+    if measured[0] not in {app_id for app_id, _at in ready}:
+        for officer in (reviewer, approver):
+            declarations.append(
+                ConflictDeclaration(
+                    id=len(declarations) + 1,
+                    application_id=measured[0],
+                    officer_id=officer.pk,
+                    has_conflict=False,
+                    note="",
+                    created_at=measured[1],
+                    updated_at=measured[1],
+                )
+            )
+    common.copy_objects(declarations)
+    common.copy_objects(assignments)
+    common.copy_objects(reviews)
+    common.reset_sequences([ConflictDeclaration, ReviewAssignment, Review])
+    if not ready:
+        return 0
+    app_id, at = ready[0]
+    common.copy_objects(
+        [
+            ScreeningResult(
+                id=i,
+                application_id=app_id,
+                version=1,
+                rule=rule,
+                passed=True,
+                parameter={},
+                observed={},
+                overridden_by_id=None,
+                overridden_at=None,
+                override_justification="",
+                created_at=at,
+                updated_at=at,
+            )
+            for i, rule in enumerate(ScreeningRule.values, start=1)
+        ]
+    )
+    common.reset_sequences([ScreeningResult])
+    return app_id
+
+
 def seed(*, applications: int, organizations: int, own: int) -> Seeded:
     """Seed everything with COPY. Org 1 belongs to the measured applicant and gets `own`
     applications, one per program; every other organization gets its share, each in a different
@@ -391,7 +519,7 @@ def seed(*, applications: int, organizations: int, own: int) -> Seeded:
     now = timezone.now()
     per_org = -(-(applications - own) // (organizations - 1))
     providers, programs = _catalogue(now, max(40, own, per_org + 1))
-    applicant, officer, owners = _people(now, organizations, rng)
+    applicant, officer, approver, owners = _people(now, organizations, rng)
     orgs = _organizations(now, owners, rng)
     statuses, weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
     counts = {
@@ -400,6 +528,8 @@ def seed(*, applications: int, organizations: int, own: int) -> Seeded:
         "applications": applications,
     }
     event_id, batch = 1, 10_000
+    ready: list[tuple[int, datetime]] = []  # (id, updated_at) of those ready for a decision
+    measured: tuple[int, datetime] = (1, now)  # application 1 and its submission time
     for start in range(0, applications, batch):
         apps, versions, events, heads = [], [], [], []
         for index in range(start, min(start + batch, applications)):
@@ -419,6 +549,10 @@ def seed(*, applications: int, organizations: int, own: int) -> Seeded:
             rows, head = _audit_rows(app, history, event_id)
             event_id += len(rows)
             apps.append(app)
+            if app.pk == 1:
+                measured = (1, app.submitted_at or app.created_at)
+            if app.ready_for_decision:
+                ready.append((app.pk, app.updated_at))
             versions += [version] if version else []
             events += rows
             heads.append(head)
@@ -431,8 +565,17 @@ def seed(*, applications: int, organizations: int, own: int) -> Seeded:
     common.reset_sequences(
         [User, Organization, Membership, Application, ApplicationVersion, AuditEvent, AuditStream]
     )
+    decision_id = _decision_stage(ready, officer, approver, measured)
+    counts["ready_for_decision"] = len(ready)
     common.vacuum_analyze()
-    return Seeded(applicant=applicant, officer=officer, own_application_id=1, counts=counts)
+    return Seeded(
+        applicant=applicant,
+        officer=officer,
+        own_application_id=1,
+        approver=approver,
+        decision_application_id=decision_id,
+        counts=counts,
+    )
 
 
 # --- Measuring --------------------------------------------------------------------------------
@@ -455,13 +598,33 @@ def session_cookie(user: Any) -> str:
 
 def scenarios(seeded: Seeded) -> list[Scenario]:
     from accounts.services import api_token_create
+    from applicants.filters import ApplicationFilter
 
     _token, raw = api_token_create(user=seeded.officer, name="bench")
+    _token, approver_raw = api_token_create(user=seeded.approver, name="bench")
     applicant = {"Cookie": session_cookie(seeded.applicant)}
     officer = {"Cookie": session_cookie(seeded.officer)}
+    approver = {"Cookie": session_cookie(seeded.approver)}
     token = {"Authorization": f"Token {raw}"}
+    approver_token = {"Authorization": f"Token {approver_raw}"}
     app_id = seeded.own_application_id
     api = "/api/v1/applications/"
+    if not seeded.decision_application_id:
+        raise SystemExit("no application is ready for a decision: seed more applications")
+    queues = [
+        Scenario("queue_screening", "/officer/queues/screening/", approver),
+        Scenario("queue_review", "/officer/queues/review/", approver),
+        Scenario("queue_decision", "/officer/queues/decision/", approver),
+        Scenario(
+            "decision_page", f"/officer/applications/{seeded.decision_application_id}/", approver
+        ),
+    ]
+    if "queue" in ApplicationFilter.base_filters:  # the API's ?queue= filter, where it exists
+        queues.append(
+            Scenario("list_api_queue", f"{api}?page_size=25&queue=decision", approver_token)
+        )
+    else:
+        print("the applications API has no ?queue= filter: list_api_queue skipped", flush=True)
     return [
         Scenario("dashboard", "/portal/", applicant),
         Scenario("list_api", f"{api}?page_size=25", token),
@@ -472,6 +635,7 @@ def scenarios(seeded: Seeded) -> list[Scenario]:
         Scenario("detail_api", f"{api}{app_id}/", token),
         Scenario("detail", f"/officer/applications/{app_id}/", officer),
         Scenario("applicant_detail", f"/portal/applications/{app_id}/", applicant),
+        *queues,
     ]
 
 
@@ -492,6 +656,12 @@ def check_and_count_queries(items: list[Scenario]) -> dict[str, int]:
             raise SystemExit(f"{scenario.path} answered {response.status_code}: {body[:500]}")
         if scenario.path.startswith("/api/v1/applications/?") and not response.json()["count"]:
             raise SystemExit(f"{scenario.path} returned no applications: the seed is wrong")
+        if scenario.key.startswith("queue_") and body.count('href="/officer/applications/') < 25:
+            raise SystemExit(f"{scenario.path} shows less than a page of rows: the seed is wrong")
+        if scenario.key == "decision_page" and 'data-testid="approve"' not in body:
+            raise SystemExit(f"{scenario.path} shows no decision panel: the seed is wrong")
+        if scenario.path.startswith("/officer/applications/") and "/conflict/" in body:
+            raise SystemExit(f"{scenario.path} shows only the conflict-of-interest gate")
         counts[scenario.key] = len(queries)
     return counts
 
@@ -599,10 +769,21 @@ def seeded_from_database() -> Seeded:
     from accounts.models import User
     from applicants.models import Application, Organization
 
+    approver = User.objects.get(email=APPROVER_EMAIL)
+    decision = (
+        Application.objects.filter(
+            status="in_review", ready_for_decision=True, conflict_declarations__officer=approver
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
     return Seeded(
         applicant=User.objects.get(email=APPLICANT_EMAIL),
         officer=User.objects.get(email=OFFICER_EMAIL),
         own_application_id=1,
+        approver=approver,
+        decision_application_id=decision or 0,
         counts={
             "applications": Application.objects.count(),
             "organizations": Organization.objects.count(),
