@@ -41,7 +41,7 @@ class ClaimInputSerializer(StrictInputSerializer):
     currency = serializers.RegexField(r"^[A-Z]{3}$")
     service_period_start = serializers.DateField()
     service_period_end = serializers.DateField()
-    lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)
+    lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)  # type: ignore[call-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["service_period_end"] < attrs["service_period_start"]:

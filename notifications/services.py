@@ -51,7 +51,11 @@ def notification_enqueue(
         body_text=body,
         dedupe_key=dedupe_key,
     )
-    notification.full_clean()
+    # The dedupe check above and the database constraints cover uniqueness and choices; skipping
+    # them here saves round trips on every email.
+    notification.full_clean(
+        exclude=["recipient"], validate_unique=False, validate_constraints=False
+    )
     notification.save()
     dispatch_after_commit(notification_deliver_task, notification_id=notification.pk)
     return notification

@@ -4,6 +4,7 @@
 
 Unguessable (secrets.token_bytes), easy to read aloud (no I, L, O, U), and a mistyped
 character or two swapped neighbours are caught by the check character before any lookup.
+(Like every Luhn mod N code it misses one swap: neighbours "0" and "Z", values 0 and 31.)
 Typing is forgiving: lower case, spaces and dashes are ignored; O reads as 0, I and L as 1.
 """
 
@@ -55,7 +56,8 @@ def format_code(raw: str) -> str:
 def normalize(text: str) -> str:
     """Validate a typed code and return its canonical form, or raise VoucherCodeError."""
     cleaned = "".join(ch for ch in text.upper() if ch not in " -_\t")
-    if cleaned.startswith(PREFIX):
+    # Only strip the prefix when it is one: a bare body may itself begin with "CV".
+    if cleaned.startswith(PREFIX) and len(cleaned) == len(PREFIX) + BODY_LENGTH + 1:
         cleaned = cleaned[len(PREFIX) :]
     cleaned = "".join(ALIASES.get(ch, ch) for ch in cleaned)
     if len(cleaned) != BODY_LENGTH + 1:

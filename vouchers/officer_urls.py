@@ -1,5 +1,6 @@
 from django.urls import path
 
+from disbursement import officer_views as money_views
 from vouchers import officer_views as views
 
 app_name = "officer"
@@ -34,4 +35,14 @@ urlpatterns = [
         name="letter_retry",
     ),
     path("applications/<int:pk>/letters/reissue/", views.letter_reissue, name="letter_reissue"),
+    path("claims/", money_views.claims, name="claims"),
+    path("vouchers/<int:pk>/", money_views.voucher_detail, name="voucher_detail"),
+    path("vouchers/<int:pk>/suspend/", money_views.suspend, name="voucher_suspend"),
+    path("vouchers/<int:pk>/reinstate/", money_views.reinstate, name="voucher_reinstate"),
+    path("vouchers/<int:pk>/clawback/", money_views.clawback, name="voucher_clawback"),
+    path(
+        "vouchers/<int:pk>/claims/<int:claim_id>/reverse/",
+        money_views.reverse_claim,
+        name="claim_reverse",
+    ),
 ]

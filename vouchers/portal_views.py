@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.utils import user_of
+from core.charts import cumulative_spending_svg
 from core.exceptions import DomainError
 from vouchers.models import AwardLetter
 from vouchers.policies import VoucherAction
@@ -18,6 +19,29 @@ from vouchers.services import voucher_accept
 @login_required
 def voucher_detail(request: HttpRequest, pk: int) -> HttpResponse:
     voucher = voucher_get_for(viewer=user_of(request), voucher_id=pk, action=VoucherAction.VIEW)
+    from disbursement.models import Claim  # disbursement builds on vouchers
+
+    ledger = list(voucher.ledger.select_related("claim").order_by("id"))
+    claims = list(
+        Claim.objects.filter(
+            voucher=voucher, status__in=[Claim.Status.ACCEPTED, Claim.Status.REVERSED]
+        )
+        .select_related("provider")
+        .prefetch_related("lines")
+        .order_by("-created_at")
+    )
+    chart = cumulative_spending_svg(
+        points=[
+            (entry.created_at, entry.spent_after_cents)
+            for entry in ledger
+            if entry.spent_delta_cents
+        ],
+        cap_cents=voucher.cap_cents,
+        currency=voucher.currency,
+        start=voucher.valid_from,
+        end=voucher.valid_until,
+        title=_("Spending against the cap"),
+    )
     return render(
         request,
         "vouchers/voucher_detail.html",
@@ -26,6 +50,12 @@ def voucher_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "letter": letter_current(voucher=voucher),
             "letters": letters_of(voucher=voucher),
             "can_accept": voucher.status == voucher.Status.ISSUED,
+            "ledger": ledger,
+            "claims": claims,
+            "chart": chart,
+            "used_percent": voucher.spent_cents * 100 // voucher.cap_cents
+            if voucher.cap_cents
+            else 0,
         },
     )
 

@@ -232,7 +232,7 @@ STATUS_REJECTIONS = {
 def _check(voucher: Voucher, provider: Provider, data: ClaimInput) -> Any:
     """Every rule a claim must pass, in the order a person would check them."""
     if voucher.status in STATUS_REJECTIONS:
-        code = STATUS_REJECTIONS[voucher.status]
+        code = STATUS_REJECTIONS[Voucher.Status(voucher.status)]
         raise _Rejected(code, str(R(code).label))
     if voucher.valid_until <= timezone.now():
         raise _Rejected(
@@ -243,9 +243,9 @@ def _check(voucher: Voucher, provider: Provider, data: ClaimInput) -> Any:
     if not provider.is_active or not voucher.provider_approved:  # type: ignore[attr-defined]
         raise _Rejected(R.PROVIDER_NOT_APPROVED, str(R.PROVIDER_NOT_APPROVED.label))
     if (
-        voucher.provider_affiliated
+        voucher.provider_affiliated  # type: ignore[attr-defined]
         or provider.registration_number == voucher.organization.registration_number
-    ):  # type: ignore[attr-defined]
+    ):
         raise _Rejected(R.PROVIDER_AFFILIATED, str(R.PROVIDER_AFFILIATED.label))
     if data.currency != voucher.currency:
         raise _Rejected(

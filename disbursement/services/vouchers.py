@@ -58,7 +58,7 @@ def claim_reverse(*, actor: User, claim_id: int, reason: str) -> Claim:
     if claim.payout_id is not None:
         raise ConflictError(
             _("This claim is in payout %(ref)s; it cannot be reversed now.")
-            % {"ref": claim.payout.reference},
+            % {"ref": claim.payout.reference if claim.payout else ""},
             code="in_payout",
         )
     before = voucher.spent_cents

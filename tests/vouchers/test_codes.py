@@ -25,7 +25,8 @@ def test_typing_is_forgiving():
 
 @given(st.data())
 def test_every_single_substitution_and_adjacent_swap_is_caught(data):
-    code = codes.generate()
+    raw = "".join(data.draw(st.lists(st.sampled_from(codes.ALPHABET), min_size=12, max_size=12)))
+    code = codes.format_code(raw + codes._luhn_check(raw))
     body = code.replace("CV-", "").replace("-", "")
     position = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
     other = data.draw(st.sampled_from([c for c in codes.ALPHABET if c != body[position]]))
@@ -34,10 +35,24 @@ def test_every_single_substitution_and_adjacent_swap_is_caught(data):
         codes.normalize(mutated)
     assert exc.value.code == "voucher_code_check_character"
     i = data.draw(st.integers(min_value=0, max_value=len(body) - 2))
-    if body[i] != body[i + 1]:
+    if body[i] != body[i + 1] and {body[i], body[i + 1]} != {"0", "Z"}:
         swapped = body[:i] + body[i + 1] + body[i] + body[i + 2 :]
         with pytest.raises(codes.VoucherCodeError):
             codes.normalize(swapped)
+
+
+def test_the_one_swap_luhn_mod_n_misses_is_zero_and_z():
+    raw = "0Z" + "1" * (codes.BODY_LENGTH - 2)
+    code = codes.format_code(raw + codes._luhn_check(raw))
+    swapped = "Z0" + raw[2:] + code[-1]
+    assert codes.normalize(swapped) != code
+
+
+def test_a_bare_body_that_starts_with_cv_keeps_its_first_characters():
+    raw = "CV" + "0" * (codes.BODY_LENGTH - 2)
+    code = codes.format_code(raw + codes._luhn_check(raw))
+    assert codes.normalize(code.replace("CV-", "", 1).replace("-", "")) == code
+    assert codes.normalize(code) == code
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,14 @@ class AwardLetter(BaseModel):
                 name="award_letter_ready_has_file_and_hash",
             ),
         ]
+        indexes = [
+            # The sweep looks only at letters still to be rendered.
+            models.Index(
+                fields=["status", "updated_at"],
+                condition=Q(status__in=["pending", "rendering"]),
+                name="award_letter_to_render",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.reference

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -106,31 +106,29 @@ def award_letter_request(
 
 
 def _claim(letter_id: int, token: str) -> AwardLetter | None:
-    """Mark the letter RENDERING in a short transaction; None when there is nothing to do."""
+    """Mark the letter RENDERING; None when there is nothing to do.
+
+    One conditional UPDATE: its row lock keeps two claimers (a redelivered task, the sweep)
+    apart, and only one of them sees a row updated.
+    """
     stale = timezone.now() - timedelta(seconds=settings.LETTER_STALE_SECONDS)
-    with transaction.atomic():
-        # Two workers (a redelivered task, the sweep) may race for the same letter: one wins.
-        letter = (
-            AwardLetter.objects.select_for_update(skip_locked=True).filter(pk=letter_id).first()
-        )
-        if letter is None:
-            return None
-        claimable = letter.status == AwardLetter.Status.PENDING or (
-            letter.status == AwardLetter.Status.RENDERING
-            and (
-                (token and letter.claim_token == token)  # our own task, redelivered
-                or letter.claimed_at is None
-                or letter.claimed_at < stale
-            )
-        )
-        if not claimable:
-            return None
-        letter.status = AwardLetter.Status.RENDERING
-        letter.claimed_at = timezone.now()
-        letter.claim_token = token[:64]
-        letter.attempts += 1
-        letter.save(update_fields=["status", "claimed_at", "claim_token", "attempts", "updated_at"])
-        return letter
+    rendering = Q(status=AwardLetter.Status.RENDERING) & (
+        Q(claimed_at__isnull=True)
+        | Q(claimed_at__lt=stale)
+        | (Q(claim_token=token) & ~Q(claim_token=""))
+    )
+    claimed = AwardLetter.objects.filter(
+        Q(pk=letter_id) & (Q(status=AwardLetter.Status.PENDING) | rendering)
+    ).update(
+        status=AwardLetter.Status.RENDERING,
+        claimed_at=timezone.now(),
+        claim_token=token[:64],
+        attempts=F("attempts") + 1,
+        updated_at=timezone.now(),
+    )
+    if not claimed:
+        return None
+    return AwardLetter.objects.get(pk=letter_id)
 
 
 def award_letter_render(*, letter_id: int, token: str = "") -> AwardLetter | None:
@@ -156,7 +154,7 @@ def award_letter_render(*, letter_id: int, token: str = "") -> AwardLetter | Non
     with transaction.atomic():
         letter = (
             AwardLetter.objects.select_for_update(of=("self",))
-            .select_related("voucher__application")
+            .select_related("voucher__application__program")
             .get(pk=letter_id)
         )
         if letter.status != AwardLetter.Status.RENDERING:
