@@ -115,6 +115,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.role == self.Role.AUDITOR
 
     @property
+    def is_finance(self) -> bool:
+        return self.role == self.Role.FINANCE
+
+    @property
+    def is_provider(self) -> bool:
+        return self.role == self.Role.PROVIDER
+
+    @property
+    def sees_money(self) -> bool:
+        """Finance, auditors and administrators: payouts and reconciliation."""
+        return self.role in (self.Role.FINANCE, self.Role.AUDITOR, self.Role.ADMIN)
+
+    @property
     def has_verified_email(self) -> bool:
         return self.email_verified_at is not None
 

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import MoneyField
+from vouchers import codes
 
 
 class ClaimForm(forms.Form):
@@ -33,6 +34,13 @@ class ClaimForm(forms.Form):
     service_period_end = forms.DateField(
         label=_("Service to"), widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean_voucher_code(self) -> str:
+        """A typo is caught here, before a claim is recorded (the API records it as refused)."""
+        try:
+            return codes.normalize(self.cleaned_data["voucher_code"])
+        except codes.VoucherCodeError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -157,7 +157,7 @@ def reverse_claim(request: HttpRequest, pk: int, claim_id: int) -> HttpResponse:
 @login_required
 def claims(request: HttpRequest) -> HttpResponse:
     user = _reader(request)
-    qs = claims_visible_to(user).order_by("-created_at", "-id")
+    qs = claims_visible_to(user).select_related("provider").order_by("-created_at", "-id")
     status = request.GET.get("status") or ""
     if status in Claim.Status.values:
         qs = qs.filter(status=status)
@@ -166,4 +166,17 @@ def claims(request: HttpRequest) -> HttpResponse:
         request,
         "disbursement/officer_claims.html",
         {"page": page, "status": status, "statuses": Claim.Status.choices},
+    )
+
+
+@login_required
+def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _reader(request)
+    claim = get_object_or_404(
+        claims_visible_to(user).select_related("payout").prefetch_related("lines"), pk=pk
+    )
+    return render(
+        request,
+        "disbursement/claim_detail.html",
+        {"claim": claim, "back": "officer:claims", "officer": True},
     )

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -85,7 +86,11 @@ def run_now(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(
             _("Only approvers, administrators and finance run a reconciliation.")
         )
-    run = recon.reconcile_ledger(actor=user)
+    try:
+        run = recon.reconcile_ledger(actor=user)
+    except DatabaseError:  # stored on the run as failed, with its error
+        messages.error(request, _("The reconciliation failed; the error is kept with the run."))
+        return redirect("reconciliation:runs")
     if run.status == ReconciliationRun.Status.CLEAN:
         messages.success(request, _("The ledger reconciles: no discrepancy."))
     else:

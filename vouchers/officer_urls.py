@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path("applications/<int:pk>/letters/reissue/", views.letter_reissue, name="letter_reissue"),
     path("claims/", money_views.claims, name="claims"),
+    path("claims/<int:pk>/", money_views.claim_detail, name="claim_detail"),
     path("vouchers/<int:pk>/", money_views.voucher_detail, name="voucher_detail"),
     path("vouchers/<int:pk>/suspend/", money_views.suspend, name="voucher_suspend"),
     path("vouchers/<int:pk>/reinstate/", money_views.reinstate, name="voucher_reinstate"),

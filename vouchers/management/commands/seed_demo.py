@@ -3,6 +3,7 @@
 import io
 import os
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,9 +16,10 @@ from pypdf import PdfWriter
 from accounts.models import User
 from applicants import services as applicant_services
 from applicants.models import Organization
-from disbursement.models import Provider
+from disbursement.models import Provider, ProviderStaff
+from disbursement.services.claims import ClaimInput, LineInput, claim_submit
 from vouchers import services as voucher_services
-from vouchers.models import Program, RubricCriterion
+from vouchers.models import Program, RubricCriterion, Voucher
 
 RUBRIC = [
     ("innovation", "Innovation and technical merit", "创新性与技术水平", 3),
@@ -87,6 +89,16 @@ SAMPLE_ORGS = [
         "foreign",
         "140000.00",
     ),
+    (
+        "墨韵数据科技（上海）有限公司",
+        "91310106MA1FY8QK55",
+        18,
+        "Classical Chinese OCR and translation",
+        "Train a model that reads Ming and Qing woodblock prints and translates them.",
+        40_000,
+        "domestic",
+        "200000.00",
+    ),
 ]
 
 
@@ -109,6 +121,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, password: str, quiet: bool, **options: Any) -> None:
         users = self._users(password)
         providers = self._providers()
+        ProviderStaff.objects.get_or_create(
+            user=users["provider"], defaults={"provider": providers[0]}
+        )
         programs = self._programs(providers)
         # The sample founders are not real people: their receipts go nowhere.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
@@ -320,11 +335,11 @@ class Command(BaseCommand):
                 ),
             )
             applicant_services.application_submit(actor=founder, application_id=app.pk)
-            if index in (1, 2):
+            if index in (1, 2, 4):
                 voucher_services.conflict_declare(
                     actor=users["reviewer"], application_id=app.pk, has_conflict=False
                 )
-            if index == 2:
+            if index in (2, 4):
                 # Reviewed: waits in the approver's decision queue.
                 voucher_services.conflict_declare(
                     actor=users["approver"], application_id=app.pk, has_conflict=False
@@ -336,8 +351,8 @@ class Command(BaseCommand):
                     actor=users["reviewer"],
                     application_id=app.pk,
                     scores={"innovation": 4, "team": 4, "compute_plan": 3, "impact": 4},
-                    recommendation="fund_reduced",
-                    recommended_amount_cents=250_000_00,
+                    recommendation="fund_reduced" if index == 2 else "fund",
+                    recommended_amount_cents=250_000_00 if index == 2 else 200_000_00,
                     comments="Strong team and data; the pre-training budget is generous for the "
                     "stated milestones, so a slightly smaller award is recommended.",
                 )
@@ -363,3 +378,54 @@ class Command(BaseCommand):
                     ),
                 )
                 applicant_services.application_submit(actor=founder, application_id=app.pk)
+            if index == 4:
+                self._sample_voucher(app.pk, founder, providers[0], users)
+
+    def _sample_voucher(
+        self, application_id: int, founder: User, provider: Provider, users: dict[str, User]
+    ) -> None:
+        """Approved, letter rendered, accepted, and used: one accepted claim and one refused, so
+        the provider portal, the ledger and the spending chart have something to show."""
+        voucher_services.application_approve(
+            actor=users["approver"], application_id=application_id, amount_cents=200_000_00
+        )
+        voucher = Voucher.objects.get(application_id=application_id)
+        letter = voucher.letters.get(superseded_at__isnull=True)
+        letter.refresh_from_db()
+        if letter.status != letter.Status.READY:
+            # Rendered here when no worker runs yet (REDIS_URL set before the worker starts).
+            voucher_services.award_letter_render(letter_id=letter.pk)
+        voucher_services.voucher_accept(actor=founder, voucher_id=voucher.pk)
+        today = timezone.localdate()
+        for reference, invoice, amounts in (
+            (
+                "SHCH-2026-0001",
+                "INV-SHCH-10231",
+                [("domestic", 48_000_00), ("domestic", 12_500_00)],
+            ),
+            ("SHCH-2026-0002", "INV-SHCH-10388", [("domestic", 35_000_00)]),
+        ):
+            claim_submit(
+                actor=users["provider"],
+                provider=provider,
+                data=ClaimInput(
+                    voucher_code=voucher.code,
+                    provider_reference=reference,
+                    invoice_number=invoice,
+                    # The second invoice is smaller than its lines: refused, with the reason.
+                    invoice_total_cents=sum(a for _c, a in amounts)
+                    - (0 if reference.endswith("1") else 1_000_00),
+                    currency=voucher.currency,
+                    service_period_start=today,
+                    service_period_end=today,
+                    lines=[
+                        LineInput(
+                            chip_origin=chips,
+                            gpu_hours=Decimal(amount) / Decimal(250_00),
+                            amount_cents=amount,
+                            description="Ascend 910B, on-demand",
+                        )
+                        for chips, amount in amounts
+                    ],
+                ),
+            )
