@@ -39,9 +39,10 @@ if _url:
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c audit.allow_truncate=on"
     else:  # an explicit sqlite:// URL
         DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
-    DATABASES["default"]["TEST"] = {
-        "NAME": env("TEST_DATABASE_NAME", default="test_compute_vouchers")
-    }
+    _test_name = env("TEST_DATABASE_NAME", default="test_compute_vouchers")
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        _test_name = str(BASE_DIR / "var" / f"{_test_name}.sqlite3")  # never a file in the cwd
+    DATABASES["default"]["TEST"] = {"NAME": _test_name}
 elif env.bool("REQUIRE_POSTGRES", default=False):
     raise RuntimeError("REQUIRE_POSTGRES=1 but no DATABASE_URL is set and nothing answers on :5432")
 else:
