@@ -205,11 +205,13 @@ def _signed(cents: int) -> str:
 class VoucherLedgerApi(APIView):
     @extend_schema(operation_id="vouchers_ledger", responses=LedgerEntryOutput(many=True))
     def get(self, request: Request, voucher_id: int) -> Response:
-        """Every movement of money on the voucher, oldest first; spent is their sum."""
+        """Every movement of money on the voucher, oldest first (paginated); spent is their sum."""
         voucher = voucher_get_for(
             viewer=user_of(request), voucher_id=voucher_id, action=VoucherAction.VIEW
         )
-        return Response(LedgerEntryOutput(voucher.ledger.order_by("id"), many=True).data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(voucher.ledger.order_by("id"), request, view=self)
+        return paginator.get_paginated_response(LedgerEntryOutput(page, many=True).data)
 
 
 class ClawbackInput(StrictInputSerializer):

@@ -245,6 +245,8 @@ def test_applicant_sees_the_claims_and_ledger_of_its_voucher(
     assert mine["count"] == 1 and mine["results"][0]["calculation"]["subsidy_cents"] == 11_000_00
     assert api_as(other_applicant).get("/api/v1/claims/").json()["count"] == 0
     ledger = api_as(applicant).get(f"/api/v1/vouchers/{active_voucher.pk}/ledger/").json()
+    assert ledger["count"] == 2
+    ledger = ledger["results"]
     assert [e["kind"] for e in ledger] == ["issue", "charge"] and ledger[1][
         "spent_delta"
     ] == "11000.00"
