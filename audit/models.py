@@ -65,9 +65,17 @@ class AuditAction(models.TextChoices):
     VOUCHER_SUSPENDED = "voucher.suspended", _("Voucher suspended")
     VOUCHER_REINSTATED = "voucher.reinstated", _("Voucher reinstated")
     VOUCHER_EXPIRED = "voucher.expired", _("Voucher expired; unspent amount released")
+    PROVIDER_CREATED = "provider.created", _("Provider registered")
+    PROVIDER_UPDATED = "provider.updated", _("Provider changed")
+    PROVIDER_STAFF_ADDED = "provider.staff_added", _("Provider staff member added")
+    PROVIDER_STAFF_REMOVED = "provider.staff_removed", _("Provider staff member removed")
     PROVIDER_AFFILIATION_RECORDED = (
         "provider.affiliation_recorded",
         _("Provider affiliation recorded"),
+    )
+    PROVIDER_AFFILIATION_REMOVED = (
+        "provider.affiliation_removed",
+        _("Provider affiliation removed"),
     )
     PAYOUT_CREATED = "payout.created", _("Payout prepared")
     PAYOUT_APPROVED = "payout.approved", _("Payout approved")
