@@ -118,7 +118,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         _token, new_token = api_token_create(user=user_of(request), name=form.cleaned_data["name"])
         form = ApiTokenForm()
-    tokens = ApiToken.objects.filter(user=user_of(request))
+    tokens = ApiToken.objects.filter(user=user_of(request)).select_related("provider")
     return render(
         request, "accounts/settings.html", {"form": form, "tokens": tokens, "new_token": new_token}
     )

@@ -391,7 +391,7 @@ def time_components() -> tuple[float, float]:
     """The service's two passes on their own: over the claims, over the ledger."""
     from django.db import connection, transaction
 
-    from disbursement.services import reconciliation as recon
+    from disbursement.services.reconciliation import ledger as recon
 
     tables = {**recon._tables(), "fingerprint": recon.FINGERPRINT_COLUMNS}
     claims_s, _ = time_sql(recon.CLAIMS_FINGERPRINT_SQL.format(**tables))
