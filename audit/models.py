@@ -82,6 +82,7 @@ class AuditAction(models.TextChoices):
     PAYOUT_PAID = "payout.paid", _("Payout marked paid")
     PAYOUT_EXPORTED = "payout.exported", _("Payout exported for the bank")
     RECONCILIATION_RUN = "reconciliation.run", _("Reconciliation run")
+    ALERT_ACKNOWLEDGED = "alert.acknowledged", _("Alert acknowledged")
     # administration
     ADMIN_CHANGE = "admin.change", _("Changed in the admin site")
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -308,6 +309,13 @@ CELERY_BEAT_SCHEDULE["letters-sweep"] = {
     # Render letters whose task was never queued (Redis down at approval) or whose worker died.
     "task": "vouchers.tasks.award_letter_sweep_task",
     "schedule": 60,
+}
+CELERY_BEAT_SCHEDULE["reconcile-ledger"] = {
+    # Nightly at 02:30 (CELERY_TIMEZONE): after the day's claims and the hourly expiry, before
+    # officers start. About half a second per million ledger entries; a run with discrepancies
+    # raises an alert and emails the officers; a failed run is stored as failed.
+    "task": "disbursement.tasks.reconcile_ledger_task",
+    "schedule": crontab(hour=2, minute=30),
 }
 CELERY_BEAT_SCHEDULE["vouchers-expire"] = {
     # Vouchers expire at the end of their validity; hourly is precise enough for day-based

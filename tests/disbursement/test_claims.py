@@ -107,7 +107,7 @@ def test_every_rejection_reason(provider_staff, active_voucher, provider, setup,
     if setup == "unknown":
         kw["code"] = codes.generate()
     elif setup == "check":
-        body = voucher.code.replace("CV-", "").replace("-", "")
+        body = voucher.code.removeprefix("CV-").replace("-", "")
         kw["code"] = body[:-1] + next(c for c in codes.ALPHABET if c != body[-1])
     elif setup in ("issued", "expired_status", "suspended", "exhausted", "revoked"):
         status = {"expired_status": "expired"}.get(setup, setup)

@@ -12,9 +12,6 @@ from core.exceptions import NotAllowedError
 from disbursement.models import Alert
 from disbursement.services.reconciliation.policy import ReconAction, recon_allows
 
-# Until audit.models.AuditAction has ALERT_ACKNOWLEDGED, its value is written as is.
-ALERT_ACKNOWLEDGED: Any = getattr(AuditAction, "ALERT_ACKNOWLEDGED", "alert.acknowledged")
-
 
 @transaction.atomic
 def alert_acknowledge(*, actor: Any, alert_id: int) -> Alert:
@@ -29,7 +26,7 @@ def alert_acknowledge(*, actor: Any, alert_id: int) -> Alert:
     alert.save(update_fields=["acknowledged_by", "acknowledged_at", "updated_at"])
     audit_record(
         actor=actor,
-        action=ALERT_ACKNOWLEDGED,
+        action=AuditAction.ALERT_ACKNOWLEDGED,
         target=alert,
         data={"kind": alert.kind, "message": alert.message, "run": alert.run_id},
     )
