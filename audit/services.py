@@ -3,13 +3,15 @@
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEvent, AuditStream
 from core.request_context import current_request_info
+from core.sql import insert
 
 
 def stream_key_for(target: models.Model) -> str:
@@ -81,8 +83,8 @@ def audit_record(
             stream = "anonymous"
     info = current_request_info()
     # Serialise appends to this one chain: two writers must not both take seq N+1.
-    head, _ = AuditStream.objects.select_for_update().get_or_create(key=stream)
-    seq = head.last_seq + 1
+    head_id, last_seq, last_hash = _lock_head(stream)
+    seq = last_seq + 1
     occurred_at = timezone.now()
     clean = _json_safe(data or {})
     target_type = target._meta.label_lower if target is not None else ""
@@ -97,29 +99,62 @@ def audit_record(
         target_id=target_id,
         data=clean,
         ip=info.ip if info else None,
-        prev_hash=head.last_hash,
+        prev_hash=last_hash,
     )
-    event = AuditEvent.objects.create(
-        stream=stream,
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor_obj,
-        actor_label=(actor_obj.email if actor_obj else "")[:254],
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        target_label=(target_label if target_label is not None else str(target or ""))[:200],
-        data=clean,
-        ip=info.ip if info else None,
-        user_agent=info.user_agent if info else "",
-        request_id=info.request_id if info else "",
-        prev_hash=head.last_hash,
-        hash=digest,
+    event = insert(
+        AuditEvent(
+            stream=stream,
+            seq=seq,
+            occurred_at=occurred_at,
+            actor=actor_obj,
+            actor_label=(actor_obj.email if actor_obj else "")[:254],
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            target_label=(target_label if target_label is not None else str(target or ""))[:200],
+            data=clean,
+            ip=info.ip if info else None,
+            user_agent=info.user_agent if info else "",
+            request_id=info.request_id if info else "",
+            prev_hash=last_hash,
+            hash=digest,
+        )
     )
-    head.last_seq = seq
-    head.last_hash = digest
-    head.save(update_fields=["last_seq", "last_hash", "updated_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(connection.vendor)["advance"],
+            [seq, digest, connection.ops.adapt_datetimefield_value(occurred_at), head_id],
+        )
     return event
+
+
+def _lock_head(stream: str) -> tuple[int, int, str]:
+    """Lock the stream's head row (creating it on the stream's first event): id, seq, hash."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(connection.vendor)["lock"], [stream])
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0], row[1], row[2]
+    head, _ = AuditStream.objects.select_for_update().get_or_create(key=stream)
+    return head.pk, head.last_seq, head.last_hash
+
+
+@cache
+def _sql(vendor: str) -> dict[str, str]:
+    """The head's two statements, written once: every audited write runs them (as
+    core/sql.py explains, compiling them through the ORM each time costs more than running
+    them). SQLite has no row locks; its transactions are IMMEDIATE, one writer at a time."""
+    quote = connection.ops.quote_name
+    table = quote(AuditStream._meta.db_table)
+    key, seq, last_hash, updated = (
+        quote(c) for c in ("key", "last_seq", "last_hash", "updated_at")
+    )
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return {
+        "lock": f"SELECT id, {seq}, {last_hash} FROM {table} WHERE {key} = %s{lock}",  # noqa: S608
+        "advance": f"UPDATE {table} SET {seq} = %s, {last_hash} = %s, {updated} = %s "  # noqa: S608
+        "WHERE id = %s",
+    }
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from audit.models import AuditAction
 from audit.services import audit_record, canonical_json
 from core.exceptions import ConflictError
 from core.money import format_money
+from core.sql import insert, insert_many, instance_from_row, select_list
 from disbursement.models import Alert, Claim, ClaimLine, LedgerEntry, Provider, ProviderAffiliation
 from disbursement.models import RejectionCode as R
 from disbursement.services.ledger import crossed_thresholds, ledger_append
@@ -82,13 +83,28 @@ class _Rejected(Exception):
 
 
 def claim_submit(*, actor: User, provider: Provider, data: ClaimInput) -> ClaimOutcome:
-    """Decide a claim and record it: accepted (money moves) or rejected (with a reason code)."""
+    """Decide a claim and record it: accepted (money moves) or rejected (with a reason code).
+
+    A reference the provider used before answers with the claim recorded then (a replay), or
+    a conflict if the request differs. The database's unique constraints find the repeat:
+    recording the claim fails, the transaction rolls back whole, and we look it up. A new
+    claim, the usual case, pays for no lookup.
+    """
     fingerprint = data.fingerprint()
     for _attempt in range(3):
-        existing = Claim.objects.filter(
-            provider=provider, provider_reference=data.provider_reference
-        ).first()
-        if existing is not None:
+        try:
+            return ClaimOutcome(
+                _decide(actor=actor, provider=provider, data=data, fingerprint=fingerprint),
+                replayed=False,
+            )
+        except IntegrityError:
+            existing = Claim.objects.filter(
+                provider=provider, provider_reference=data.provider_reference
+            ).first()
+            if existing is None:
+                # Another request committed the same invoice first: decide again, and this
+                # time the invoice check refuses it as a duplicate.
+                continue
             if existing.request_sha256 != fingerprint:
                 raise ConflictError(
                     _(
@@ -97,17 +113,8 @@ def claim_submit(*, actor: User, provider: Provider, data: ClaimInput) -> ClaimO
                     )
                     % {"ref": data.provider_reference},
                     code="idempotency_conflict",
-                )
+                ) from None
             return ClaimOutcome(existing, replayed=True)
-        try:
-            return ClaimOutcome(
-                _decide(actor=actor, provider=provider, data=data, fingerprint=fingerprint),
-                replayed=False,
-            )
-        except IntegrityError:
-            # A concurrent request with the same reference (or the same invoice) committed first:
-            # look again, and answer as a replay or as a duplicate invoice.
-            continue
     raise ConflictError(_("The claim could not be recorded; try again."), code="retry")
 
 
@@ -116,11 +123,11 @@ def _decide(*, actor: User, provider: Provider, data: ClaimInput, fingerprint: s
     voucher: Voucher | None = None
     code_text = data.voucher_code.strip()[:40]
     try:
-        voucher = _lock_voucher(data.voucher_code, provider)
+        voucher = _lock_voucher(data.voucher_code, provider, data.invoice_number)
         calc = _check(voucher, provider, data)
     except _Rejected as rejection:
         return _record_rejection(actor, provider, data, fingerprint, voucher, code_text, rejection)
-    claim = Claim.objects.create(
+    claim = Claim(
         provider=provider,
         provider_reference=data.provider_reference,
         request_sha256=fingerprint,
@@ -143,18 +150,21 @@ def _decide(*, actor: User, provider: Provider, data: ClaimInput, fingerprint: s
         },
         submitted_by=actor,
     )
-    ClaimLine.objects.bulk_create(
-        ClaimLine(
-            claim=claim,
-            position=r.position,
-            description=ln.description[:200],
-            chip_origin=ln.chip_origin,
-            gpu_hours=ln.gpu_hours,
-            amount_cents=ln.amount_cents,
-            rate_bps=r.rate_bps,
-            subsidy_cents=r.subsidy_cents,
-        )
-        for r, ln in zip(calc.lines, data.lines, strict=True)
+    insert(claim)
+    insert_many(
+        [
+            ClaimLine(
+                claim=claim,
+                position=r.position,
+                description=ln.description[:200],
+                chip_origin=ln.chip_origin,
+                gpu_hours=ln.gpu_hours,
+                amount_cents=ln.amount_cents,
+                rate_bps=r.rate_bps,
+                subsidy_cents=r.subsidy_cents,
+            )
+            for r, ln in zip(calc.lines, data.lines, strict=True)
+        ]
     )
     spent_before = voucher.spent_cents
     ledger_append(
@@ -189,10 +199,10 @@ def _decide(*, actor: User, provider: Provider, data: ClaimInput, fingerprint: s
     return claim
 
 
-def _lock_voucher(code_text: str, provider: Provider) -> Voucher:
+def _lock_voucher(code_text: str, provider: Provider, invoice_number: str) -> Voucher:
     """Find the voucher by code and lock its row (serialises every movement on this voucher).
 
-    The voucher comes with `provider_approved`, `provider_affiliated` and
+    The voucher comes with `provider_approved`, `provider_affiliated`, `invoice_claimed` and
     `organization_registration_number` for the checks, all from the one locking statement.
     """
     try:
@@ -201,13 +211,22 @@ def _lock_voucher(code_text: str, provider: Provider) -> Voucher:
         if exc.code == "voucher_code_check_character":
             raise _Rejected(R.BAD_CHECK_CHARACTER, exc.message) from exc
         raise _Rejected(R.UNKNOWN_CODE, exc.message) from exc
-    # Written in SQL, not as a queryset: compiling the same query with its two Exists()
-    # subqueries and select_related() cost 1.1 ms of CPU per claim, more than PostgreSQL takes
-    # to run it, and every claim pays it (bench/claims.py, docs/benchmarks.md).
+    # Written in SQL, not as a queryset: compiling the same query with its Exists() subqueries
+    # and select_related() (or even running it through .raw()) cost more CPU per claim than
+    # PostgreSQL takes to run it, and every claim pays it (bench/claims.py, docs/benchmarks.md).
     sql = _lock_sql(connection.features.has_select_for_update_of)
-    voucher = next(iter(Voucher.objects.raw(sql, [provider.pk, provider.pk, code])), None)
-    if voucher is None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [provider.pk, provider.pk, provider.pk, invoice_number, code])
+        row = cursor.fetchone()
+    if row is None:
         raise _Rejected(R.UNKNOWN_CODE, _("No voucher has the code %(code)s.") % {"code": code})
+    voucher = instance_from_row(Voucher, row)
+    (
+        voucher.organization_registration_number,  # type: ignore[attr-defined]
+        voucher.provider_approved,  # type: ignore[attr-defined]
+        voucher.provider_affiliated,  # type: ignore[attr-defined]
+        voucher.invoice_claimed,  # type: ignore[attr-defined]
+    ) = row[-4:]
     return voucher
 
 
@@ -220,21 +239,29 @@ def _lock_sql(for_update_of: bool) -> str:
     value goes in as a parameter.
     """
     return """
-        SELECT v.*, o.registration_number AS organization_registration_number,
+        SELECT {columns}, o.registration_number,
             EXISTS (SELECT 1 FROM {approved} ap
                     WHERE ap.program_id = v.program_id AND ap.provider_id = %s
             ) AS provider_approved,
             EXISTS (SELECT 1 FROM {affiliation} pa
                     WHERE pa.provider_id = %s AND pa.organization_id = v.organization_id
-            ) AS provider_affiliated
+            ) AS provider_affiliated,
+            EXISTS (SELECT 1 FROM {claim} c
+                    WHERE c.provider_id = %s AND c.invoice_number = %s
+                    AND c.status IN ('{accepted}', '{reversed}')
+            ) AS invoice_claimed
         FROM {voucher} v JOIN {organization} o ON o.id = v.organization_id
         WHERE v.code = %s
         {lock}
     """.format(  # noqa: S608
         lock="FOR UPDATE OF v" if for_update_of else "",
+        columns=select_list(Voucher, "v"),
         approved=Program.approved_providers.through._meta.db_table,
         affiliation=ProviderAffiliation._meta.db_table,
         voucher=Voucher._meta.db_table,
+        claim=Claim._meta.db_table,
+        accepted=Claim.Status.ACCEPTED.value,
+        reversed=Claim.Status.REVERSED.value,
         organization=Organization._meta.db_table,
     )
 
@@ -272,11 +299,8 @@ def _check(voucher: Voucher, provider: Provider, data: ClaimInput) -> Any:
             _("The invoice is in %(have)s; the voucher pays in %(want)s.")
             % {"have": data.currency, "want": voucher.currency},
         )
-    if Claim.objects.filter(
-        provider=provider,
-        invoice_number=data.invoice_number,
-        status__in=[Claim.Status.ACCEPTED, Claim.Status.REVERSED],
-    ).exists():
+    # The rule the claim_invoice_once constraint enforces, checked first to record why.
+    if voucher.invoice_claimed:  # type: ignore[attr-defined]
         raise _Rejected(
             R.DUPLICATE_INVOICE,
             _("Invoice %(number)s was already claimed.") % {"number": data.invoice_number},
@@ -337,34 +361,36 @@ def _record_rejection(
     code_text: str,
     rejection: _Rejected,
 ) -> Claim:
-    claim = Claim.objects.create(
-        provider=provider,
-        provider_reference=data.provider_reference,
-        request_sha256=fingerprint,
-        voucher=voucher,
-        voucher_code_submitted=code_text,
-        invoice_number=data.invoice_number,
-        invoice_total_cents=max(data.invoice_total_cents, 0),
-        currency=data.currency,
-        service_period_start=data.service_period_start,
-        service_period_end=data.service_period_end,
-        status=Claim.Status.REJECTED,
-        rejection_code=rejection.code,
-        rejection_message=rejection.message[:500],
-        billed_to_startup_cents=max(data.invoice_total_cents, 0),
-        calculation={
-            "rejected": rejection.code,
-            "lines": [
-                {
-                    "position": i,
-                    "chip_origin": ln.chip_origin,
-                    "amount_cents": ln.amount_cents,
-                    "gpu_hours": str(ln.gpu_hours),
-                }
-                for i, ln in enumerate(data.lines, start=1)
-            ],
-        },
-        submitted_by=actor,
+    claim = insert(
+        Claim(
+            provider=provider,
+            provider_reference=data.provider_reference,
+            request_sha256=fingerprint,
+            voucher=voucher,
+            voucher_code_submitted=code_text,
+            invoice_number=data.invoice_number,
+            invoice_total_cents=max(data.invoice_total_cents, 0),
+            currency=data.currency,
+            service_period_start=data.service_period_start,
+            service_period_end=data.service_period_end,
+            status=Claim.Status.REJECTED,
+            rejection_code=rejection.code,
+            rejection_message=rejection.message[:500],
+            billed_to_startup_cents=max(data.invoice_total_cents, 0),
+            calculation={
+                "rejected": rejection.code,
+                "lines": [
+                    {
+                        "position": i,
+                        "chip_origin": ln.chip_origin,
+                        "amount_cents": ln.amount_cents,
+                        "gpu_hours": str(ln.gpu_hours),
+                    }
+                    for i, ln in enumerate(data.lines, start=1)
+                ],
+            },
+            submitted_by=actor,
+        )
     )
     audit_record(
         actor=actor,
