@@ -167,6 +167,10 @@ def test_the_dashboard_lists_only_this_providers_claims(
 
     body = client_for(provider_staff).get(reverse("provider:dashboard")).content.decode()
     assert mine.invoice_number in body
+    # The monthly statement check is one click away, and opens for the provider's staff.
+    assert reverse("reconciliation:statement_upload") in body
+    upload = client_for(provider_staff).get(reverse("reconciliation:statement_upload"))
+    assert upload.status_code == 200
     assert (
         client_for(stranger).get(reverse("provider:claim_detail", args=[mine.pk])).status_code
         == 404
