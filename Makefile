@@ -54,8 +54,13 @@ format: install-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark in turn; BENCH_ARGS=--quick for a short run. Each prints its RESULT line.
+BENCHES ?= pages letters claims reconcile
 bench: install-test
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python bench/pages.py $(BENCH_ARGS)
+	@for name in $(BENCHES); do \
+		echo "==> bench/$$name.py $(BENCH_ARGS)"; \
+		DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python bench/$$name.py $(BENCH_ARGS) || exit 1; \
+	done
 
 messages: install-test
 	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --no-obsolete

@@ -33,17 +33,29 @@ def _reader(request: HttpRequest) -> Any:
     return user
 
 
+def _reverse_prefix(claim_id: int) -> str:
+    """Each claim's reversal form has its own prefix: its own field ids and its own errors."""
+    return f"reverse-{claim_id}"
+
+
 def _context(user: Any, voucher: Any, **forms: Any) -> dict[str, Any]:
     ledger = list(voucher.ledger.select_related("claim", "actor").order_by("id"))
+    claims = list(
+        Claim.objects.filter(voucher=voucher)
+        .select_related("provider", "payout")
+        .prefetch_related("lines")
+        .order_by("-created_at")
+    )
+    failed = forms.get("reverse_form")
+    for claim in claims:
+        prefix = _reverse_prefix(claim.pk)
+        mine = failed is not None and failed.prefix == prefix
+        claim.reverse_form = failed if mine else ReasonForm(prefix=prefix)  # type: ignore[attr-defined]
+        claim.reverse_open = mine  # type: ignore[attr-defined]
     return {
         "voucher": voucher,
         "ledger": ledger,
-        "claims": list(
-            Claim.objects.filter(voucher=voucher)
-            .select_related("provider", "payout")
-            .prefetch_related("lines")
-            .order_by("-created_at")
-        ),
+        "claims": claims,
         "chart": cumulative_spending_svg(
             points=[(e.created_at, e.spent_after_cents) for e in ledger if e.spent_delta_cents],
             cap_cents=voucher.cap_cents,
@@ -56,7 +68,6 @@ def _context(user: Any, voucher: Any, **forms: Any) -> dict[str, Any]:
         "suspend_form": forms.get("suspend_form") or ReasonForm(prefix="suspend"),
         "reinstate_form": forms.get("reinstate_form") or ReasonForm(prefix="reinstate"),
         "clawback_form": forms.get("clawback_form") or ClawbackForm(prefix="clawback"),
-        "reverse_form": forms.get("reverse_form") or ReasonForm(prefix="reverse"),
         "open_form": forms.get("open_form", ""),
     }
 
@@ -145,7 +156,7 @@ def reverse_claim(request: HttpRequest, pk: int, claim_id: int) -> HttpResponse:
     return _act(
         request,
         pk,
-        ReasonForm(request.POST, prefix="reverse"),
+        ReasonForm(request.POST, prefix=_reverse_prefix(claim.pk)),
         "reverse_form",
         lambda user, form: money.claim_reverse(
             actor=user, claim_id=claim.pk, reason=form.cleaned_data["reason"]

@@ -82,7 +82,16 @@ def claim_new(request: HttpRequest) -> HttpResponse:
                 add_domain_error(form, exc, {"reference": "reference"})
             else:
                 claim = outcome.claim
-                if claim.status == Claim.Status.ACCEPTED:
+                if outcome.replayed:
+                    messages.info(
+                        request,
+                        _(
+                            "This claim was already recorded under your reference %(ref)s; "
+                            "nothing was charged again."
+                        )
+                        % {"ref": claim.provider_reference},
+                    )
+                elif claim.status == Claim.Status.ACCEPTED:
                     messages.success(request, _("Claim accepted."))
                 else:
                     messages.error(

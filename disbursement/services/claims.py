@@ -106,13 +106,12 @@ def claim_submit(*, actor: User, provider: Provider, data: ClaimInput) -> ClaimO
                 # time the invoice check refuses it as a duplicate.
                 continue
             if existing.request_sha256 != fingerprint:
+                message = _(
+                    "The reference %(ref)s was already used for a different claim. "
+                    "Use a new reference for a new invoice."
+                ) % {"ref": data.provider_reference}
                 raise ConflictError(
-                    _(
-                        "The reference %(ref)s was already used for a different claim. "
-                        "Use a new reference for a new invoice."
-                    )
-                    % {"ref": data.provider_reference},
-                    code="idempotency_conflict",
+                    message, code="idempotency_conflict", fields={"reference": [message]}
                 ) from None
             return ClaimOutcome(existing, replayed=True)
     raise ConflictError(_("The claim could not be recorded; try again."), code="retry")

@@ -145,8 +145,25 @@ def test_sending_the_same_form_twice_makes_one_claim(
 ) -> None:
     client = client_for(provider_staff)
     first = client.post(reverse("provider:claim_new"), claim_post(active_voucher))
+    client.get(first["Location"])  # shows (and so clears) "Claim accepted."
     second = client.post(reverse("provider:claim_new"), claim_post(active_voucher))
     assert first["Location"] == second["Location"]
+    assert Claim.objects.count() == 1
+    shown = [str(m) for m in client.get(second["Location"]).context["messages"]]
+    assert any("already recorded" in m for m in shown), shown
+    assert not any(m == "Claim accepted." for m in shown)
+
+
+def test_a_reference_reused_for_another_invoice_is_shown_at_the_reference(
+    provider_staff: Any, active_voucher: Any
+) -> None:
+    client = client_for(provider_staff)
+    client.post(reverse("provider:claim_new"), claim_post(active_voucher))
+    response = client.post(
+        reverse("provider:claim_new"), claim_post(active_voucher, invoice_total_cents="30,000.01")
+    )
+    assert response.status_code == 200
+    assert "already used for a different claim" in response.context["form"].errors["reference"][0]
     assert Claim.objects.count() == 1
 
 
@@ -296,13 +313,37 @@ def test_officer_reverses_a_claim_from_the_page(approver: Any, spent_voucher: An
     claim = Claim.objects.get(voucher=spent_voucher)
     response = client_for(approver).post(
         reverse("officer:claim_reverse", args=[spent_voucher.pk, claim.pk]),
-        {"reverse-reason": "Provider credited the invoice"},
+        {f"reverse-{claim.pk}-reason": "Provider credited the invoice"},
     )
     assert response.status_code == 302
     claim.refresh_from_db()
     spent_voucher.refresh_from_db()
     assert claim.status == Claim.Status.REVERSED
     assert spent_voucher.spent_cents == 0
+
+
+def test_a_refused_reversal_opens_only_its_own_claim(
+    approver: Any, provider_staff: Any, spent_voucher: Any
+) -> None:
+    claim_submit(
+        actor=provider_staff,
+        provider=provider_staff.provider_staff.provider,
+        data=claim_input(spent_voucher),
+    )
+    first, second = Claim.objects.filter(voucher=spent_voucher).order_by("pk")
+    response = client_for(approver).post(
+        reverse("officer:claim_reverse", args=[spent_voucher.pk, second.pk]),
+        {f"reverse-{second.pk}-reason": "short"},
+    )
+    assert response.status_code == 400
+    forms = {c.pk: (c.reverse_form, c.reverse_open) for c in response.context["claims"]}
+    assert forms[second.pk][1] and forms[second.pk][0].errors
+    assert not forms[first.pk][1] and not forms[first.pk][0].is_bound
+    body = response.content.decode()
+    assert body.count(f'id="id_reverse-{second.pk}-reason"') == 1
+    assert body.count(f'id="id_reverse-{first.pk}-reason"') == 1
+    second.refresh_from_db()
+    assert second.status == Claim.Status.ACCEPTED
 
 
 def test_auditors_see_the_voucher_page_but_cannot_act(auditor: Any, spent_voucher: Any) -> None:
