@@ -34,7 +34,9 @@ Ends with exactly one line:
     RESULT claims one_voucher_service_cps=... one_voucher_raw_cps=... ratio_one=...
         spread_service_cps=... spread_raw_cps=... ratio_spread=... api_cps=... ratio_api=...
         overspend_cents=... baseline=<spread_raw_cps> ratio=<lower of ratio_one, ratio_spread>
-Targets: ratio_one and ratio_spread >= 0.5; ratio_api (api / spread raw) >= 0.3; overspend 0.
+Targets (DESIGN, "Non-functional targets"): ratio_one and ratio_spread >= 0.5; overspend 0.
+ratio_api (api / spread raw) is reported for information: the whole HTTP path (token check,
+parsing and validation, JSON answer, gunicorn) has no target of its own.
 The server is PostgreSQL from DATABASE_URL (its host, another database name) or
 postgres@127.0.0.1:5432; BENCH_DATABASE_URL names the database outright.
 """
@@ -1107,7 +1109,8 @@ def report(
         f"\nratio one voucher {ratio_one:.3f} (target >= 0.5): {met(ratio_one >= 0.5)}; "
         f"ratio spread {ratio_spread:.3f} (target >= 0.5): {met(ratio_spread >= 0.5)}; "
         + (
-            f"ratio API {ratio_api:.3f} of spread raw (target >= 0.3): {met(ratio_api >= 0.3)}; "
+            f"ratio API {ratio_api:.3f} of spread raw (for information: the design sets no "
+            "target for the whole HTTP path); "
             if not args.no_api
             else "API skipped; "
         )
