@@ -24,6 +24,7 @@ each case through
     python bench/claims.py --quick    # 8 x 20 claims, 1 round: under a minute
     python bench/claims.py --clients 16 --claims 300 --rounds 5 --keep-db
     python bench/claims.py --profile  # also: where a service claim spends its time
+    python bench/claims.py --audit-cost  # also the spread case without audit events
 
 Every client submits a few claims each way before anything is timed. Rounds alternate the order
 of the paths. Celery runs eagerly in-process (REDIS_URL is emptied for this process and the
@@ -181,7 +182,7 @@ def claim_input(code: str, reference: str) -> Any:
     )
 
 
-def raw_claim(conn: Any, client: Client, data: Any) -> str:
+def raw_claim(conn: Any, client: Client, data: Any, *, audit: bool = True) -> str:
     """One claim as raw SQL in one transaction: what claim_submit writes for an accepted claim.
 
     The subsidy arithmetic (`calculate`), the request fingerprint and the audit hash are the
@@ -265,6 +266,9 @@ def raw_claim(conn: Any, client: Client, data: Any) -> str:
              f"claim:{claim_id}", now),
         )  # fmt: skip
         cur.execute(RAW_VOUCHER, {"subsidy": subsidy, "voucher": voucher_id})
+        if not audit:  # --audit-cost: the same transaction without its audit event
+            conn.commit()
+            return "accepted"
         stream = f"vouchers.voucher:{voucher_id}"
         cur.execute(RAW_STREAM, (stream,))  # serialises appends to this one chain
         head_id, last_seq, last_hash = cur.fetchone()
@@ -384,6 +388,22 @@ class ClientProcess:
 
         client = self.client
         return claim_submit(actor=client.user, provider=client.provider, data=data).claim.status
+
+    def submit_service_noaudit(self, data: Any, job: Job) -> str:
+        """The service with audit_record() replaced by nothing, in this client only."""
+        from unittest import mock
+
+        from disbursement.services import claims
+
+        with mock.patch.object(claims, "audit_record", lambda **kwargs: None):
+            return self.submit_service(data, job)
+
+    def submit_raw_noaudit(self, data: Any, job: Job) -> str:
+        if self.raw is None:
+            import psycopg2
+
+            self.raw = psycopg2.connect(self.dsn)
+        return raw_claim(self.raw, self.client, data, audit=False)
 
     def submit_raw(self, data: Any, job: Job) -> str:
         if self.raw is None:
@@ -803,10 +823,14 @@ def run_rounds(
     the order reversed every other round so that drift on the machine touches every path."""
     totals = {key: Phase() for key in ("one_service", "one_raw", "spread_service", "spread_raw")}
     totals["spread_api"] = Phase()
+    extra = ("service_noaudit", "raw_noaudit") if args.audit_cost else ()
+    for path in extra:
+        totals[f"spread_{path}"] = Phase()
     for number in range(args.rounds):
         forward = number % 2 == 0
         order = [("one", p) for p in (("service", "raw") if forward else ("raw", "service"))]
-        spread = ("service", "raw", "api") if forward else ("api", "raw", "service")
+        spread = ("service", "raw", *extra, "api")
+        spread = spread if forward else tuple(reversed(spread))
         order += [("spread", p) for p in spread if p != "api" or not args.no_api]
         for case, path in order:
             phase = run_phase(
@@ -826,7 +850,7 @@ def run_rounds(
             total.not_accepted += phase.not_accepted
             total.reconnects += phase.reconnects
             print(
-                f"  round {number + 1}/{args.rounds} {case:6} {path:7}: {phase.claims} claims in "
+                f"  round {number + 1}/{args.rounds} {case:6} {path:15}: {phase.claims} claims in "
                 f"{phase.seconds:.2f} s = {phase.cps:.1f} claims/s",
                 flush=True,
             )
@@ -938,6 +962,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, default=4, help="threads per gunicorn worker (default 4)"
     )
     parser.add_argument("--no-api", action="store_true", help="skip the HTTP API (no gunicorn)")
+    parser.add_argument(
+        "--audit-cost",
+        action="store_true",
+        help="also run the spread case without audit events (service and raw), to show the "
+        "hash chain's cost",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -1053,12 +1083,13 @@ def report(
         "one_service": "one_raw",
         "spread_service": "spread_raw",
         "spread_api": "spread_raw",
+        "spread_service_noaudit": "spread_raw_noaudit",
     }
     rows = []
     for key, phase in phases.items():
         if not phase.claims:
             continue
-        case, path = key.split("_")
+        case, path = key.split("_", 1)
         rows.append(
             [
                 "one voucher" if case == "one" else f"spread ({args.vouchers:,})",
@@ -1068,7 +1099,7 @@ def report(
                 phase.cps,
                 phase.percentile(0.5),
                 phase.percentile(0.95),
-                statements[path],
+                statements.get(path, "-"),
                 Decimal(f"{ratio(key, baselines[key]):.3f}") if key in baselines else "1",
             ]
         )
@@ -1120,14 +1151,30 @@ def report(
         + f"overspend {checks.overspend_cents} cents (must be 0): "
         + met(checks.overspend_cents == 0 and not checks.problems)
     )
+    audit_cost = ""
+    if args.audit_cost:
+        ratio_noaudit = ratio("spread_service_noaudit", "spread_raw_noaudit")
+        service_kept = ratio("spread_service", "spread_service_noaudit")
+        raw_kept = ratio("spread_raw", "spread_raw_noaudit")
+        print(
+            f"audit events (spread): with them the service runs at {service_kept:.3f} of its "
+            f"throughput without them, raw SQL at {raw_kept:.3f}; without them the service is "
+            f"{ratio_noaudit:.3f} of raw"
+        )
+        audit_cost = (
+            f"service_noaudit_cps={phases['spread_service_noaudit'].cps:.1f} "
+            f"raw_noaudit_cps={phases['spread_raw_noaudit'].cps:.1f} "
+            f"ratio_noaudit={ratio_noaudit:.3f} audit_kept_service={service_kept:.3f} "
+            f"audit_kept_raw={raw_kept:.3f} "
+        )
     print(
         f"RESULT claims one_voucher_service_cps={phases['one_service'].cps:.1f} "
         f"one_voucher_raw_cps={phases['one_raw'].cps:.1f} ratio_one={ratio_one:.3f} "
         f"spread_service_cps={phases['spread_service'].cps:.1f} "
         f"spread_raw_cps={phases['spread_raw'].cps:.1f} ratio_spread={ratio_spread:.3f} "
         f"api_cps={phases['spread_api'].cps:.1f} ratio_api={ratio_api:.3f} "
-        f"overspend_cents={checks.overspend_cents} baseline={phases['spread_raw'].cps:.1f} "
-        f"ratio={min(ratio_one, ratio_spread):.3f}"
+        f"{audit_cost}overspend_cents={checks.overspend_cents} "
+        f"baseline={phases['spread_raw'].cps:.1f} ratio={min(ratio_one, ratio_spread):.3f}"
     )
     return 1 if checks.problems or checks.overspend_cents or not_accepted else 0
 
