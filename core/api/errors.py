@@ -6,10 +6,12 @@ Every exception an API view can meet is mapped here, so a client never sees an H
 500 for bad input.
 """
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -54,7 +56,27 @@ def _django_validation_fields(error: DjangoValidationError) -> dict[str, list[st
     return {"non_field_errors": [str(m) for m in error.messages]}
 
 
+logger = logging.getLogger(__name__)
+
+# How long a client should wait before sending the same request again when the database is
+# unreachable (a restart or a fail-over takes seconds).
+RETRY_AFTER_SECONDS = 5
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (restart, fail-over, network): nothing was half-written (the
+        # transaction rolled back, or it committed and a retry with the same idempotency key
+        # answers with the stored result). Tell the client to retry, not that it erred.
+        logger.warning("database unavailable: %s", exc, exc_info=exc)
+        return Response(
+            error_body(
+                "service_unavailable",
+                _("The service is briefly unavailable. Send the same request again shortly."),
+            ),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):
         return Response(
             error_body(exc.code, exc.message, exc.fields or None), status=exc.status_code

@@ -290,3 +290,27 @@ def test_officer_api_actions(provider_staff, active_voucher, approver):
         money.voucher_reinstate(
             actor=approver, voucher_id=active_voucher.pk, reason="cannot come back"
         )
+
+
+def test_a_database_outage_answers_503_with_retry_after(provider_staff, active_voucher):
+    """The real outage is in tests/faults/test_postgres_restarted.py; here, the answer's shape:
+    503, Retry-After, the usual JSON error, and no claim half-recorded."""
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    from disbursement.services import claims as claim_services
+
+    client = api_as(provider_staff)
+    with mock.patch.object(
+        claim_services,
+        "claim_submit",
+        side_effect=OperationalError("server closed the connection unexpectedly"),
+    ):
+        response = client.post("/api/v1/claims/", _payload(active_voucher), format="json")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert not Claim.objects.exists()
+    retried = client.post("/api/v1/claims/", _payload(active_voucher), format="json")
+    assert retried.status_code == 201
