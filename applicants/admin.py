@@ -13,8 +13,6 @@ from applicants.models import (
     Membership,
     Organization,
 )
-from audit.models import AuditAction
-from audit.services import audit_record, changes
 from core.money import format_money
 
 
@@ -59,20 +57,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # organizations register themselves (the USCC check lives in the service)
 
-    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
-        before = {f: form.initial.get(f) for f in form.changed_data}
-        super().save_model(request, obj, form, change)
-        after = {f: form.cleaned_data.get(f) for f in form.changed_data}
-        audit_record(
-            actor=request.user,
-            action=AuditAction.ADMIN_CHANGE,
-            target=obj,
-            data={
-                "changes": changes(
-                    {k: str(v) for k, v in before.items()}, {k: str(v) for k, v in after.items()}
-                )
-            },
-        )
+    # Saves are audited by the admin site itself (audit/admin_site.py: admin.change, before/after).
 
 
 class VersionInline(admin.TabularInline):

@@ -6,6 +6,10 @@ and the previous event's hash in the same stream, and `(stream, seq)` is unique,
 deleted, inserted or reordered event breaks the chain. `AuditStream` holds each chain's head;
 writers lock only that one row, so events about unrelated objects never wait for each other.
 On PostgreSQL a trigger refuses UPDATE and DELETE on the event table.
+
+A chain cannot notice its own disappearance: deleting a whole stream (its head and every event)
+leaves nothing to compare with. `AuditCheckpoint` seals every stream's head at one moment, and
+checkpoints are chained to each other, so verify_audit_chain notices a sealed stream that is gone.
 """
 
 from django.conf import settings
@@ -56,6 +60,7 @@ class AuditAction(models.TextChoices):
     LETTER_REQUESTED = "letter.requested", _("Award letter requested")
     LETTER_RENDERED = "letter.rendered", _("Award letter rendered")
     LETTER_FAILED = "letter.failed", _("Award letter rendering failed")
+    LETTER_RETRYING = "letter.retrying", _("Award letter attempt failed; will retry")
     LETTER_SUPERSEDED = "letter.superseded", _("Award letter superseded by a correction")
     # disbursement
     CLAIM_ACCEPTED = "claim.accepted", _("Claim accepted and charged")
@@ -85,6 +90,16 @@ class AuditAction(models.TextChoices):
     ALERT_ACKNOWLEDGED = "alert.acknowledged", _("Alert acknowledged")
     # administration
     ADMIN_CHANGE = "admin.change", _("Changed in the admin site")
+    FILE_DOWNLOADED = "export.downloaded", _("File downloaded")
+    AUDIT_CHECKPOINT_SEALED = "audit.checkpoint_sealed", _("Audit trail checkpoint sealed")
+    REPORT_REQUESTED = "report.requested", _("Report requested")
+    REPORT_RENDERED = "report.rendered", _("Report rendered")
+    REPORT_FAILED = "report.failed", _("Report failed")
+    USER_OTP_ENROLLED = "user.otp_enrolled", _("Authenticator app enrolled")
+    USER_OTP_VERIFIED = "user.otp_verified", _("Second factor verified")
+    USER_OTP_FAILED = "user.otp_failed", _("Second factor code refused")
+    USER_OTP_RESET = "user.otp_reset", _("Second factor reset")
+    USER_LOCKED_OUT = "user.locked_out", _("Locked out after failed logins")
 
 
 class AuditStream(models.Model):
@@ -134,3 +149,52 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         when = f"{self.occurred_at:%Y-%m-%d %H:%M:%S}"
         return f"{when} {self.action} {self.target_type}:{self.target_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A seal over the heads of all streams at one moment, chained to the previous seal.
+
+    `heads_sha256` covers every stream's (key, last_seq, last_hash), sorted by key; `hash` covers
+    this row's fields and the previous checkpoint's hash. The heads themselves are stored in
+    AuditCheckpointHead, each only when it changed since the previous checkpoint. Never updated,
+    never deleted (a trigger refuses it on PostgreSQL).
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    sealed_at = models.DateTimeField()
+    stream_count = models.PositiveBigIntegerField()
+    event_count = models.PositiveBigIntegerField()  # the sum of the sealed heads' seq
+    new_heads = models.PositiveBigIntegerField()  # heads stored with this checkpoint
+    heads_sha256 = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(seq__gte=1), name="audit_checkpoint_seq_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.seq} at {self.sealed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditCheckpointHead(models.Model):
+    """One stream's head as a checkpoint sealed it, stored when it differs from the last seal."""
+
+    checkpoint = models.ForeignKey(AuditCheckpoint, on_delete=models.PROTECT, related_name="heads")
+    stream = models.CharField(max_length=120)
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "seq"], name="audit_checkpoint_head_stream_seq_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream} @ {self.seq}"

@@ -2,16 +2,29 @@
 
 import hashlib
 import json
+import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from audit.models import AuditAction, AuditEvent, AuditStream
+from audit.models import (
+    AuditAction,
+    AuditCheckpoint,
+    AuditCheckpointHead,
+    AuditEvent,
+    AuditStream,
+)
+from core.exceptions import ConflictError
 from core.request_context import current_request_info
 from core.sql import insert
+
+logger = logging.getLogger(__name__)
+CHECKPOINT_STREAM = "audit.checkpoints"
 
 
 def stream_key_for(target: models.Model) -> str:
@@ -101,6 +114,8 @@ def audit_record(
         ip=info.ip if info else None,
         prev_hash=last_hash,
     )
+    if action == AuditAction.PERMISSION_DENIED and info is not None:
+        info.denials_recorded.append(seq)  # the middleware does not record this refusal again
     event = insert(
         AuditEvent(
             stream=stream,
@@ -164,3 +179,154 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     }
+
+
+def audit_download(
+    *, actor: Any, target: models.Model, filename: str, data: dict[str, Any] | None = None
+) -> AuditEvent:
+    """Record that `actor` downloaded a file made from `target` (a letter, a statement)."""
+    return audit_record(
+        actor=actor,
+        action=AuditAction.FILE_DOWNLOADED,
+        target=target,
+        data={"file": filename, **(data or {})},
+    )
+
+
+# --- Sealed checkpoints -----------------------------------------------------------------------
+
+
+def heads_digest(heads: Iterable[tuple[str, int, str]]) -> tuple[str, int, int]:
+    """SHA-256 over (key, seq, hash) heads given in key order; with the stream and event counts."""
+    digest = hashlib.sha256()
+    streams = events = 0
+    for key, seq, last_hash in heads:
+        digest.update((canonical_json([key, seq, last_hash]) + "\n").encode())
+        streams += 1
+        events += seq
+    return digest.hexdigest(), streams, events
+
+
+def checkpoint_hash(
+    *,
+    seq: int,
+    sealed_at: datetime,
+    stream_count: int,
+    event_count: int,
+    new_heads: int,
+    heads_sha256: str,
+    prev_hash: str,
+) -> str:
+    """The SHA-256 that chains a checkpoint to its predecessor. verify_audit_chain recomputes it."""
+    payload = canonical_json(
+        [
+            seq,
+            sealed_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            stream_count,
+            event_count,
+            new_heads,
+            heads_sha256,
+            prev_hash,
+        ]
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def by_key(column: str) -> str:
+    """ORDER BY a text column in code-point order on every backend (the digest's order)."""
+    return f'{column} COLLATE "C"' if connection.vendor == "postgresql" else column
+
+
+@transaction.atomic(durable=True)
+def audit_checkpoint_seal(*, actor: Any = None) -> AuditCheckpoint:
+    """Seal the current head of every stream into a new checkpoint chained to the last one.
+
+    Reads the heads in one REPEATABLE READ snapshot and takes no lock a writer waits for:
+    streams that advance meanwhile are sealed as they were when the snapshot was taken, and by
+    the next checkpoint. Only the heads that changed since the last seal are stored. Two seals at
+    once: the second raises ConflictError (nothing to do, one checkpoint was just sealed).
+    """
+    if connection.vendor == "postgresql" and not connection.savepoint_ids:
+        # The snapshot is taken at the first query of the transaction; tests nest us in theirs.
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    # A concurrent seal waits here for the first one, then fails on the unique seq below.
+    previous = AuditCheckpoint.objects.select_for_update().order_by("-seq").first()
+    stream_table = connection.ops.quote_name(AuditStream._meta.db_table)
+    head_table = connection.ops.quote_name(AuditCheckpointHead._meta.db_table)
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT key, last_seq, last_hash FROM {stream_table} "  # noqa: S608
+            f"WHERE last_seq > 0 ORDER BY {by_key('key')}"
+        )
+        heads_sha256, stream_count, event_count = heads_digest(_fetch_all(cursor))
+    unsealed = (
+        f"FROM {stream_table} s WHERE s.last_seq > 0 AND NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM {head_table} h WHERE h.stream = s.key AND h.seq = s.last_seq)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) {unsealed}")  # noqa: S608
+        new_heads = int(cursor.fetchone()[0])
+    sealed_at = timezone.now()
+    seq = previous.seq + 1 if previous else 1
+    prev_hash = previous.hash if previous else ""
+    checkpoint = AuditCheckpoint(
+        seq=seq,
+        sealed_at=sealed_at,
+        stream_count=stream_count,
+        event_count=event_count,
+        new_heads=new_heads,
+        heads_sha256=heads_sha256,
+        prev_hash=prev_hash,
+        hash=checkpoint_hash(
+            seq=seq,
+            sealed_at=sealed_at,
+            stream_count=stream_count,
+            event_count=event_count,
+            new_heads=new_heads,
+            heads_sha256=heads_sha256,
+            prev_hash=prev_hash,
+        ),
+    )
+    try:
+        with transaction.atomic():
+            checkpoint.save(force_insert=True)
+    except IntegrityError as exc:
+        raise ConflictError(
+            _("Another checkpoint was sealed at the same time."), code="checkpoint_race"
+        ) from exc
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {head_table} (checkpoint_id, stream, seq, hash) "  # noqa: S608
+            f"SELECT %s, s.key, s.last_seq, s.last_hash {unsealed}",
+            [checkpoint.pk],
+        )
+    audit_record(
+        actor=actor,
+        action=AuditAction.AUDIT_CHECKPOINT_SEALED,
+        target=checkpoint,
+        stream=CHECKPOINT_STREAM,
+        data={
+            "checkpoint": seq,
+            "hash": checkpoint.hash,
+            "streams": stream_count,
+            "events": event_count,
+            "new_heads": new_heads,
+        },
+    )
+    # The log line is a copy outside the database: an attacker who truncates the checkpoint
+    # chain's tail (and everything after it) cannot take it back.
+    logger.info(
+        "audit checkpoint %s sealed: %s streams, %s events, %s new heads, hash %s",
+        seq,
+        stream_count,
+        event_count,
+        new_heads,
+        checkpoint.hash,
+    )
+    return checkpoint
+
+
+def _fetch_all(cursor: Any, size: int = 2000) -> Iterable[tuple[str, int, str]]:
+    while rows := cursor.fetchmany(size):
+        yield from rows

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from accounts import apis as accounts_apis
 from applicants import apis as applicants_apis
+from audit import apis as audit_apis
 from vouchers import apis as vouchers_apis
 from vouchers import review_apis, voucher_apis
 
@@ -158,4 +159,6 @@ urlpatterns = [
     path("", include("disbursement.claim_api_urls")),
     path("", include("disbursement.payout_api_urls")),
     path("", include("disbursement.reconciliation_api_urls")),
+    path("", include("reports.api_urls")),
+    path("audit-events/", audit_apis.AuditEventListApi.as_view(), name="audit-events"),
 ]

@@ -2,6 +2,8 @@
 
 from collections.abc import Mapping, Sequence
 
+from core.request_context import note_denial
+
 
 class DomainError(Exception):
     """A rule of the domain refused the request. Shown to the user as-is: write it for them.
@@ -34,7 +36,21 @@ class ConflictError(DomainError):
 
 
 class NotAllowedError(DomainError):
-    """The actor may not do this to this object. Raised by policies; APIs answer 403."""
+    """The actor may not do this to this object. Raised by policies; APIs answer 403.
+
+    Creating one notes the refusal on the current request, so that it is audited even when a
+    view shows it as a form error (audit.middleware.PermissionDenialAuditMiddleware).
+    """
 
     status_code = 403
     default_code = "permission_denied"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, fields=fields)
+        note_denial(self.message)

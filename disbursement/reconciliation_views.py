@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.utils import user_of
+from audit.services import audit_download
 from core.exceptions import DomainError
 from core.forms import add_domain_error
 from disbursement.models import Alert, Provider, ReconciliationRun
@@ -137,10 +138,12 @@ def statement_download(request: HttpRequest, pk: int) -> FileResponse:
     )
     if not run.statement_file:
         raise Http404
+    filename = f"statement-{run.provider_id}-{run.statement_month:%Y-%m}.csv"
+    audit_download(actor=user, target=run, filename=filename, data={"sha256": run.statement_sha256})
     response = FileResponse(
         run.statement_file.open("rb"),
         as_attachment=True,
-        filename=f"statement-{run.provider_id}-{run.statement_month:%Y-%m}.csv",
+        filename=filename,
         content_type="text/csv",
     )
     response["X-Content-Type-Options"] = "nosniff"

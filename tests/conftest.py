@@ -17,6 +17,9 @@ from tests.factories import (
     pdf_upload,
 )
 
+# Every service that writes must write an audit event; checked on every test (see the module).
+pytest_plugins = ["tests.audit_guard"]
+
 _SKIPPED_FOR_SQLITE: list[str] = []
 
 

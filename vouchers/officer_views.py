@@ -29,6 +29,7 @@ from applicants.rules import diff
 from applicants.selectors import application_documents, application_get_for, application_versions
 from applicants.services import application_return
 from audit.selectors import audit_events_for_target
+from audit.services import audit_download
 from core.exceptions import DomainError
 from core.forms import add_domain_error
 from vouchers import services
@@ -460,6 +461,12 @@ def letter_download(request: HttpRequest, pk: int, letter_id: int) -> FileRespon
     application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW_CONTENT)
     letter = get_object_or_404(
         AwardLetter, pk=letter_id, voucher__application_id=pk, status=AwardLetter.Status.READY
+    )
+    audit_download(
+        actor=user,
+        target=letter,
+        filename=f"{letter.reference}.pdf",
+        data={"sha256": letter.sha256},
     )
     return _pdf_response(letter)
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.utils import user_of
+from audit.services import audit_download
 from core.charts import cumulative_spending_svg
 from core.exceptions import DomainError
 from vouchers.models import AwardLetter
@@ -85,6 +86,12 @@ def letter_download(request: HttpRequest, pk: int, version: int) -> FileResponse
     voucher = voucher_get_for(viewer=user_of(request), voucher_id=pk, action=VoucherAction.VIEW)
     letter = get_object_or_404(
         AwardLetter, voucher=voucher, version=version, status=AwardLetter.Status.READY
+    )
+    audit_download(
+        actor=request.user,
+        target=letter,
+        filename=f"{letter.reference}.pdf",
+        data={"sha256": letter.sha256},
     )
     response = FileResponse(
         letter.pdf.open("rb"),

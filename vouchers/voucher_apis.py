@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.utils import user_of
+from audit.services import audit_download
 from core.api.fields import MoneyField
 from core.api.pagination import PageNumberPagination
 from core.api.serializers import StrictInputSerializer
@@ -148,6 +149,12 @@ class LetterDownloadApi(APIView):
         )
         letter = get_object_or_404(
             AwardLetter, voucher=voucher, version=version, status=AwardLetter.Status.READY
+        )
+        audit_download(
+            actor=request.user,
+            target=letter,
+            filename=f"{letter.reference}.pdf",
+            data={"sha256": letter.sha256},
         )
         response = FileResponse(
             letter.pdf.open("rb"),

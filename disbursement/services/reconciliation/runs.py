@@ -164,6 +164,13 @@ def fail_run(run_id: int, exc: BaseException) -> None:
         finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
+    run = Run.objects.get(pk=run_id)
+    audit_record(  # the running row was committed and audited nowhere else
+        actor=run.started_by,
+        action=AuditAction.RECONCILIATION_RUN,
+        target=run,
+        data={"kind": run.kind, "status": run.status, "error": run.error[:500]},
+    )
 
 
 def repeatable_read() -> None:
