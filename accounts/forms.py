@@ -105,3 +105,33 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["full_name", "preferred_language"]
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Six-digit code"),
+        max_length=12,
+        help_text=_("From your authenticator app. A new code appears every 30 seconds."),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(str(self.cleaned_data["code"]).split())
+        if not code.isdigit() or len(code) != 6:
+            raise forms.ValidationError(_("Enter the six digits your app shows, e.g. 123 456."))
+        return code
+
+
+class SecondFactorResetForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("E.g. “phone lost, identity checked by phone call on 3 May”. Audited."),
+    )

@@ -54,6 +54,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         ADMIN = "admin", _("Administrator")
 
     OFFICER_ROLES = frozenset({Role.REVIEWER, Role.APPROVER, Role.ADMIN})
+    # Roles that must log in with a second factor (settings.TWO_FACTOR_REQUIRED).
+    SECOND_FACTOR_ROLES = frozenset(
+        {Role.REVIEWER, Role.APPROVER, Role.FINANCE, Role.AUDITOR, Role.ADMIN}
+    )
 
     email = models.EmailField(_("email address"), max_length=254, unique=True)
     full_name = models.CharField(_("full name"), max_length=150)
@@ -126,6 +130,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def sees_money(self) -> bool:
         """Finance, auditors and administrators: payouts and reconciliation."""
         return self.role in (self.Role.FINANCE, self.Role.AUDITOR, self.Role.ADMIN)
+
+    @property
+    def requires_second_factor(self) -> bool:
+        """Staff: the officer roles, finance, auditors, admins, and anyone with admin access."""
+        return self.role in self.SECOND_FACTOR_ROLES or self.is_staff or self.is_superuser
 
     @property
     def has_verified_email(self) -> bool:

@@ -1,5 +1,6 @@
-"""Account writes: registration, email verification, language, API tokens."""
+"""Account writes: registration, email verification, language, API tokens, second factor."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -10,7 +11,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import two_factor
 from accounts.models import ApiToken, User, hash_token, new_token_value, normalize_email
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -131,9 +134,22 @@ def user_set_language(*, user: User, language: str) -> User:
 
 @transaction.atomic
 def api_token_create(
-    *, user: User, name: str, expires_at: datetime | None = None
+    *, user: User, name: str, expires_at: datetime | None = None, otp_verified: bool = False
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its value, which is never retrievable again."""
+    """Create a token and return it with its value, which is never retrievable again.
+
+    A token skips the second factor, so someone who must use one (staff while TWO_FACTOR_REQUIRED,
+    anyone with a device) gets a token only from a session that passed it: `otp_verified`.
+    """
+    if not otp_verified and two_factor.second_factor_required(user):
+        raise NotAllowedError(
+            _(
+                "Create this token on your account page after logging in with your "
+                "authenticator app: accounts that use a second factor cannot get a token "
+                "with a password alone."
+            ),
+            code="second_factor_required",
+        )
     name = name.strip() or _("API token")
     from disbursement.policies import provider_of  # disbursement builds on accounts
 
@@ -173,3 +189,157 @@ def api_token_revoke(*, actor: User, token_id: int) -> ApiToken:
             data={"prefix": token.prefix},
         )
     return token
+
+
+# --- Two-factor authentication (see accounts/two_factor.py for the flow) ----------------------
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The outcome of a code: the device that accepted it, or why not."""
+
+    device: TOTPDevice | None
+    wait_seconds: int = 0  # > 0: too many wrong codes, try again after this many seconds
+
+
+@transaction.atomic
+def otp_device_confirm(*, user: User, key: str, code: str) -> TOTPDevice | None:
+    """Enrol an authenticator app: store a confirmed device for `key` if `code` matches it.
+
+    A wrong code writes only an audit event and returns None. A person can have one device;
+    replacing it goes through an administrator's reset (otp_device_reset).
+    """
+    User.objects.select_for_update().get(pk=user.pk)  # two tabs confirming at once: one device
+    if two_factor.has_device(user):
+        raise ConflictError(
+            _("You already have an authenticator app. Ask an administrator to reset it first."),
+            code="device_exists",
+        )
+    step = two_factor.code_step(key, code)
+    if step is None:
+        audit_record(
+            actor=user,
+            action=two_factor.ACTION_FAILED,
+            target=user,
+            data={"event": "second_factor_failed", "during": "enrolment"},
+        )
+        return None
+    device = TOTPDevice(
+        user=user,
+        name=str(_("Authenticator app"))[:64],
+        key=key,
+        step=two_factor.TOTP_STEP,
+        digits=two_factor.TOTP_DIGITS,
+        tolerance=two_factor.TOTP_TOLERANCE,
+        confirmed=True,
+        last_t=step,  # the enrolment code cannot be used again to log in
+    )
+    device.full_clean()
+    device.save()
+    audit_record(
+        actor=user,
+        action=two_factor.ACTION_ENROLLED,
+        target=user,
+        data={"event": "second_factor_enrolled", "device": device.persistent_id},
+    )
+    return device
+
+
+@transaction.atomic
+def otp_verify(*, user: User, code: str, during: str = "login") -> CodeCheck:
+    """Check a code from the person's authenticator app; audited either way.
+
+    A code is accepted once (a replayed code fails). Wrong codes slow further attempts down
+    (django-otp throttling: 1, 2, 4, 8 ... seconds); while throttled, no code is checked.
+    """
+    # Lock the devices: two requests with the same code must not both be accepted.
+    devices = list(two_factor.confirmed_devices(user).select_for_update().order_by("pk"))
+    wait = 0
+    for device in devices:
+        allowed, details = device.verify_is_allowed()
+        if not allowed:
+            wait = max(wait, _throttle_wait(device))
+            continue
+        step = two_factor.code_step(device.key, code, after_step=device.last_t)
+        if step is not None:
+            device.last_t = step
+            device.throttle_reset(commit=False)
+            device.set_last_used_timestamp(commit=False)
+            device.save()
+            audit_record(
+                actor=user,
+                action=two_factor.ACTION_VERIFIED,
+                target=user,
+                data={"event": "second_factor_passed", "during": during},
+            )
+            return CodeCheck(device=device)
+        device.throttle_increment(commit=True)
+    audit_record(
+        actor=None,
+        action=two_factor.ACTION_FAILED,
+        target=user,
+        data={
+            "event": "second_factor_failed",
+            "during": during,
+            "email": user.email,
+            "throttled": bool(wait),
+        },
+    )
+    return CodeCheck(device=None, wait_seconds=wait)
+
+
+def _throttle_wait(device: TOTPDevice) -> int:
+    if device.throttling_failure_timestamp is None:
+        return 0
+    delay = device.get_throttle_factor() * (2 ** (device.throttling_failure_count - 1))
+    elapsed = (timezone.now() - device.throttling_failure_timestamp).total_seconds()
+    return max(1, int(delay - elapsed + 0.999))
+
+
+@transaction.atomic
+def otp_device_reset(*, actor: User | None, user_id: int, reason: str) -> int:
+    """An administrator removes a person's authenticator app (lost or replaced phone).
+
+    The person's sessions end too, so a session opened with the old device cannot enrol a new
+    one; at their next login they enrol again. Returns the number of devices removed (0 is a
+    no-op, still audited). Administrators cannot reset their own device: another one must.
+    `actor=None` is the operator at the server console (manage.py reset_second_factor), for
+    when no other administrator can log in.
+    """
+    if actor is not None and not (actor.role == User.Role.ADMIN or actor.is_superuser):
+        raise NotAllowedError(_("Only an administrator can reset a second factor."))
+    if actor is not None and actor.pk == user_id:
+        raise NotAllowedError(
+            _("Ask another administrator to reset your own second factor."), code="own_device"
+        )
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("Say why the second factor is reset."), code="reason_required")
+    user = User.objects.select_for_update().get(pk=user_id)
+    removed, _by_model = TOTPDevice.objects.filter(user=user).delete()
+    sessions = _end_sessions(user)
+    audit_record(
+        actor=actor,
+        action=two_factor.ACTION_RESET,
+        target=user,
+        data={
+            "event": "second_factor_reset",
+            "devices_removed": removed,
+            "sessions_ended": sessions,
+            "reason": reason[:500],
+            "via": "admin" if actor is not None else "manage.py",
+        },
+    )
+    return int(removed)
+
+
+def _end_sessions(user: User) -> int:
+    """Delete the database sessions of `user` (the session engine used here)."""
+    from django.contrib.sessions.models import Session
+
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended

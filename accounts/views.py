@@ -11,6 +11,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import two_factor
 from accounts.forms import (
     ApiTokenForm,
     LanguageForm,
@@ -62,9 +63,21 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Step 1: email and password. Someone with an authenticator app goes on to step 2
+    (accounts.two_factor_views.login_code) and is logged in only there."""
+
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if two_factor.has_device(user):
+            two_factor.pending_start(
+                self.request, user=user, backend=user.backend, next_url=self.get_redirect_url()
+            )
+            return redirect("accounts:login_code")
+        return super().form_valid(form)
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
@@ -116,12 +129,24 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(posted(request))
     new_token: str | None = None
     if request.method == "POST" and form.is_valid():
-        _token, new_token = api_token_create(user=user_of(request), name=form.cleaned_data["name"])
-        form = ApiTokenForm()
+        try:
+            _token, new_token = api_token_create(
+                user=user_of(request),
+                name=form.cleaned_data["name"],
+                otp_verified=two_factor.session_verified(request),
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            form = ApiTokenForm()
     tokens = ApiToken.objects.filter(user=user_of(request)).select_related("provider")
-    return render(
-        request, "accounts/settings.html", {"form": form, "tokens": tokens, "new_token": new_token}
-    )
+    context = {
+        "form": form,
+        "tokens": tokens,
+        "new_token": new_token,
+        "has_second_factor": two_factor.has_device(user_of(request)),
+    }
+    return render(request, "accounts/settings.html", context)
 
 
 @login_required

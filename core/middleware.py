@@ -64,3 +64,68 @@ class DomainErrorMiddleware:
             {"message": exception.message},
             status=exception.status_code,
         )
+
+
+class ContentSecurityPolicyMiddleware:
+    """Add the Content-Security-Policy (settings.CONTENT_SECURITY_POLICY) and Permissions-Policy
+    headers to every response. DJANGO_CSP_REPORT_ONLY=1 sends the policy as report-only.
+
+    A response that already carries a policy (a view that needs a different one) keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from core.security import csp_header_value
+
+        self.get_response = get_response
+        self.policy = csp_header_value(
+            settings.CONTENT_SECURITY_POLICY,
+            getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_URI", ""),
+        )
+        self.permissions = getattr(settings, "PERMISSIONS_POLICY", "")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from core.security import csp_header_name
+
+        response = self.get_response(request)
+        header = csp_header_name()
+        if self.policy and header not in response:
+            response[header] = self.policy
+        if self.permissions and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = self.permissions
+        return response
+
+
+class SessionTimeoutMiddleware:
+    """Log a person out after SESSION_IDLE_TIMEOUT seconds without a request, and in any case
+    SESSION_ABSOLUTE_TIMEOUT seconds after they logged in. The request then goes on as
+    anonymous (a page asks to log in again; the API answers 401/403), and the logout is
+    audited with its reason. Runs after authentication and RequestContextMiddleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.contrib import messages
+        from django.contrib.auth import logout
+        from django.utils.translation import gettext as _
+
+        from core.security import session_expiry_reason
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            reason = session_expiry_reason(request.session)
+            if reason is not None:
+                request.logout_reason = f"{reason}_timeout"  # type: ignore[attr-defined]
+                logout(request)
+                if reason == "idle":
+                    text = _(
+                        "You were logged out after %(minutes)d minutes without activity. "
+                        "Log in again to continue."
+                    ) % {"minutes": settings.SESSION_IDLE_TIMEOUT // 60}
+                else:
+                    text = _(
+                        "You were logged out because you logged in more than %(hours)d hours "
+                        "ago. Log in again to continue."
+                    ) % {"hours": settings.SESSION_ABSOLUTE_TIMEOUT // 3600}
+                messages.info(request, text, fail_silently=True)
+        return self.get_response(request)

@@ -13,6 +13,8 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from core.security import safe_url_fetcher
+
 
 class LetterRenderError(Exception):
     """The letter could not be produced (missing font, broken template, layout error)."""
@@ -65,8 +67,14 @@ def letter_html(snapshot: dict[str, Any], language: str) -> str:
 def html_to_pdf(html: str) -> bytes:
     from weasyprint import HTML  # heavy import, only where PDFs are made
 
+    # Only the letter font, static files and data: URIs may be read: never another file on the
+    # server, never the network, whatever an applicant typed into a field (core/security.py).
+    fetcher = safe_url_fetcher(allowed_files=[cjk_font_path()])
     try:
-        return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf() or b""
+        return (
+            HTML(string=html, base_url=str(settings.BASE_DIR), url_fetcher=fetcher).write_pdf()
+            or b""
+        )
     except Exception as exc:  # WeasyPrint raises many types; all mean "no letter"
         raise LetterRenderError(f"WeasyPrint failed: {type(exc).__name__}: {exc}") from exc
 

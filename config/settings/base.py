@@ -39,7 +39,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Applications ---------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "audit.admin_apps.AuditedAdminConfig",  # django.contrib.admin, every change audited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -63,10 +63,12 @@ INSTALLED_APPS = [
     "vouchers",
     "applicants",
     "disbursement",
+    "reports",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -79,6 +81,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.RequestContextMiddleware",
+    # After RequestContextMiddleware, so that a timeout logout is audited with its address.
+    "core.middleware.SessionTimeoutMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
+    # Inside the request context: any refused request (403, NotAllowedError) leaves an event.
+    "audit.middleware.PermissionDenialAuditMiddleware",
     "core.middleware.DomainErrorMiddleware",
     # Last, so that a locked-out login is answered before any view runs.
     "axes.middleware.AxesMiddleware",
@@ -133,7 +140,11 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "accounts.two_factor_views.locked_out"  # 429 page, JSON for the API
+# The cool-off runs from the lockout: more attempts during it do not extend it (an attacker
+# behind the victim's address must not keep them out for good).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]  # never stored in access logs
 AXES_VERBOSE = False
 
 SESSION_COOKIE_HTTPONLY = True
@@ -142,6 +153,42 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy, sent by core.middleware.ContentSecurityPolicyMiddleware. No inline
+# script anywhere (app.js is a file); inline style *attributes* are allowed for the progress bars'
+# computed widths (style-src-attr), but no <style> elements. QR codes and charts are inline SVG.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)
+CONTENT_SECURITY_POLICY_REPORT_URI = env("DJANGO_CSP_REPORT_URI", default="")
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without a request and SESSION_ABSOLUTE_TIMEOUT
+# seconds after login (core.middleware.SessionTimeoutMiddleware); activity is recorded once a
+# SESSION_ACTIVITY_RESOLUTION, so that not every request writes the session.
+SESSION_IDLE_TIMEOUT = env.int("DJANGO_SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT = env.int("DJANGO_SESSION_ABSOLUTE_TIMEOUT", default=8 * 60 * 60)
+SESSION_ACTIVITY_RESOLUTION = 60
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+
+# Second factor (accounts/two_factor.py): staff roles must log in with an authenticator app.
+# On unless switched off; config/settings/local.py and test.py switch it off (see docs/security.md).
+TWO_FACTOR_REQUIRED = env.bool("DJANGO_TWO_FACTOR_REQUIRED", default=True)
+TWO_FACTOR_LOGIN_PENDING_SECONDS = 300  # between the password and the code
+TWO_FACTOR_MAX_TRIES = 5  # wrong codes before the password must be entered again
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Compute Vouchers")
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -317,9 +364,28 @@ CELERY_BEAT_SCHEDULE["reconcile-ledger"] = {
     "task": "disbursement.tasks.reconcile_ledger_task",
     "schedule": crontab(hour=2, minute=30),
 }
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    # Hourly at :17, between the other jobs: seal every audit stream's head (one snapshot read,
+    # no lock a writer waits for), so that a deleted whole stream is detectable by
+    # verify_audit_chain once sealed. An hour bounds what a seal cannot yet protect.
+    "task": "audit.tasks.audit_checkpoint_seal_task",
+    "schedule": crontab(minute=17),
+}
 CELERY_BEAT_SCHEDULE["vouchers-expire"] = {
     # Vouchers expire at the end of their validity; hourly is precise enough for day-based
     # validity and each voucher is released in its own small transaction.
     "task": "vouchers.tasks.vouchers_expire_task",
     "schedule": 3600,
+}
+
+# --- Reports ----------------------------------------------------------------------------------
+REPORT_STALE_SECONDS = env.int("REPORT_STALE_SECONDS", default=600)  # a claim with no progress
+REPORT_AUDIT_MAX_EVENTS = env.int("REPORT_AUDIT_MAX_EVENTS", default=20_000)
+REPORT_PDF_MAX_ROWS = env.int("REPORT_PDF_MAX_ROWS", default=5_000)  # the CSV always has all
+REPORT_REGISTER_WORKERS = env.int("REPORT_REGISTER_WORKERS", default=2)
+CELERY_BEAT_SCHEDULE["reports-sweep"] = {
+    # Queue again reports whose task was lost (Redis down at request time) or whose worker died;
+    # every two minutes is soon enough for a report and an idle sweep is one indexed query.
+    "task": "reports.tasks.report_sweep_task",
+    "schedule": 120,
 }

@@ -9,3 +9,6 @@ SECRET_KEY = env(
     "DJANGO_SECRET_KEY", default="local-development-key-not-for-production-use-0123456789"
 )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+# The demo logins (seed_demo) work with a password alone unless DJANGO_TWO_FACTOR_REQUIRED=1;
+# see docs/security.md for trying the second factor locally.
+TWO_FACTOR_REQUIRED = env.bool("DJANGO_TWO_FACTOR_REQUIRED", default=False)

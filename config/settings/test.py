@@ -74,3 +74,6 @@ STORAGES = {
 AXES_FAILURE_LIMIT = 5
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "1000/minute"}}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# Most tests log staff in with client.force_login and no authenticator app; the second-factor
+# tests (tests/security/) switch enforcement on with the `settings` fixture.
+TWO_FACTOR_REQUIRED = False

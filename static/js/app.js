@@ -23,6 +23,17 @@
     });
   });
 
+  // Buttons and links that need script, without inline handlers (the Content-Security-Policy
+  // allows no inline script): data-js="print" prints, data-js="back" goes back.
+  document.addEventListener("click", function (event) {
+    var el = event.target.closest ? event.target.closest("[data-js]") : null;
+    if (!el) { return; }
+    if (el.dataset.js === "print") { event.preventDefault(); window.print(); }
+    if (el.dataset.js === "back" && window.history.length > 1) {
+      event.preventDefault(); window.history.back();
+    }
+  });
+
   // Move focus to the error summary so screen readers announce it.
   var summary = document.querySelector("[data-autofocus]");
   if (summary) { summary.focus(); }
