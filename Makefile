@@ -13,7 +13,7 @@ GUNICORN_CMD := gunicorn config.wsgi:application --bind $(HOST):$(PORT) --worker
 WORKER_CMD := celery -A config worker --loglevel INFO --concurrency 2 --prefetch-multiplier 1
 BEAT_CMD := celery -A config beat --loglevel INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler
 
-.PHONY: run test lint format bench install install-test system-deps system-deps-test migrate seed messages clean
+.PHONY: run test test-faults lint format bench install install-test system-deps system-deps-test migrate seed messages clean
 
 $(BIN)/python:
 	@scripts/bootstrap.sh venv "$(PYTHON)" "$(VENV)"
@@ -41,8 +41,15 @@ run: system-deps install migrate seed
 	@$(BIN)/python manage.py collectstatic --noinput -v 0
 	@scripts/run.sh "$(BIN)" "$(GUNICORN_CMD)" "$(WORKER_CMD)" "$(BEAT_CMD)" "$(HOST)" "$(PORT)"
 
+# Everything but the fault-injection tests (a -m in PYTEST_ARGS replaces the "not faults").
 test: system-deps-test install-test
-	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest -m "not faults" $(PYTEST_ARGS)
+
+# Fault injection with real processes (tests/faults: Celery workers SIGKILLed mid-letter, Redis
+# down, PostgreSQL restarted under load), on private Redis and PostgreSQL servers the tests
+# start; about 4 minutes on 2 cores, so apart from `make test`. Figures: docs/reliability.md.
+test-faults: system-deps-test install-test
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -147,11 +147,12 @@ def award_letter_render(*, letter_id: int, token: str = "") -> AwardLetter | Non
         raise
     name = f"letters/{letter.reference}.pdf"
     storage = AwardLetter._meta.get_field("pdf").storage
-    if storage.exists(name):  # an earlier attempt died after writing: same letter, same name
-        storage.delete(name)
-    stored = storage.save(name, ContentFile(pdf))
     digest = hashlib.sha256(pdf).hexdigest()
     with transaction.atomic():
+        # The row lock makes "still to be stored?" and the file write one step: a render that
+        # outlived its claim (the sweep or a redelivered task took over) must find the letter
+        # READY and leave the stored file alone, not delete and rewrite it. It costs the write
+        # of one file under a lock that only another renderer of this letter waits for.
         letter = (
             AwardLetter.objects.select_for_update(of=("self",))
             .select_related("voucher__application__program")
@@ -159,6 +160,9 @@ def award_letter_render(*, letter_id: int, token: str = "") -> AwardLetter | Non
         )
         if letter.status != AwardLetter.Status.RENDERING:
             return letter  # someone else finished it
+        if storage.exists(name):  # an earlier attempt died after writing: same letter, same name
+            storage.delete(name)
+        stored = storage.save(name, ContentFile(pdf))
         letter.status = AwardLetter.Status.READY
         letter.pdf.name = stored
         letter.sha256 = digest
@@ -200,18 +204,17 @@ def _record_failure(letter: AwardLetter, exc: Exception) -> None:
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
             updated_at=timezone.now(),
         )
-        if final:
-            audit_record(
-                actor=None,
-                action=AuditAction.LETTER_FAILED,
-                target=letter.voucher,
-                stream=f"vouchers.voucher:{letter.voucher_id}",
-                data={
-                    "letter": letter.reference,
-                    "attempts": letter.attempts,
-                    "error": str(exc)[:500],
-                },
-            )
+        audit_record(  # every attempt: the letter went back to pending, or failed for good
+            actor=None,
+            action=AuditAction.LETTER_FAILED if final else AuditAction.LETTER_RETRYING,
+            target=letter.voucher,
+            stream=f"vouchers.voucher:{letter.voucher_id}",
+            data={
+                "letter": letter.reference,
+                "attempts": letter.attempts,
+                "error": str(exc)[:500],
+            },
+        )
     logger.warning("award letter %s attempt %s failed: %s", letter.reference, letter.attempts, exc)
 
 
