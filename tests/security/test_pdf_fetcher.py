@@ -26,7 +26,7 @@ HOSTILE_HTML = """<html><head>
 @font-face { font-family: x; src: url("file:///etc/shadow"); }
 @import url("https://example.org/remote.css");</style>
 </head><body><p>Hostile</p><img src="file:///etc/passwd"><img src="http://169.254.169.254/">
-<img src="file:///work/../etc/hostname"><img src="ftp://example.org/x.png">
+<img src="file:///srv/app/../../etc/hostname"><img src="ftp://example.org/x.png">
 <img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==">
 </body></html>"""
 
