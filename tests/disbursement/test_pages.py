@@ -266,6 +266,8 @@ def test_officer_voucher_page_shows_ledger_claims_and_chart(
     assert "<svg" in body
     assert "11,000.00" in body  # the claim's subsidy, in the ledger and the claims table
     assert len(response.context["ledger"]) == 2  # issue + claim
+    # The audit timeline is for auditors and administrators; an approver is not shown the link.
+    assert reverse("audit:voucher_timeline", args=[spent_voucher.pk]) not in body
 
 
 def test_officer_suspends_and_reinstates_from_the_page(approver: Any, spent_voucher: Any) -> None:
@@ -351,6 +353,9 @@ def test_auditors_see_the_voucher_page_but_cannot_act(auditor: Any, spent_vouche
     page = client.get(reverse("officer:voucher_detail", args=[spent_voucher.pk]))
     assert page.status_code == 200
     assert not page.context["can_act"]
+    timeline = reverse("audit:voucher_timeline", args=[spent_voucher.pk])
+    assert timeline in page.content.decode()  # one click to the voucher's whole history
+    assert client.get(timeline).status_code == 200
     response = client.post(
         reverse("officer:voucher_suspend", args=[spent_voucher.pk]),
         {"suspend-reason": "Auditors cannot suspend"},
