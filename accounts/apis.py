@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_revoke, user_register
+from accounts.throttle import one_attempt_at_a_time
 from accounts.utils import user_of
 from core.api.serializers import StrictInputSerializer
 
@@ -91,11 +92,12 @@ class TokenCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=data.validated_data["email"],
-            password=data.validated_data["password"],
-        )
+        with one_attempt_at_a_time(data.validated_data["email"]):
+            user = authenticate(
+                request._request,
+                username=data.validated_data["email"],
+                password=data.validated_data["password"],
+            )
         if user is None:
             raise AuthenticationFailed(_("The email or the password is not right."))
         token, raw = api_token_create(user=user, name=data.validated_data["name"])

@@ -10,6 +10,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.throttle import one_attempt_at_a_time
 from audit.models import AuditAction
 from audit.services import audit_record
 from notifications.services import notification_enqueue
@@ -61,6 +62,16 @@ class LoginForm(auth_forms.AuthenticationForm):
         "invalid_login": _("The email or the password is not right. Passwords are case-sensitive."),
         "inactive": _("This account is disabled. Contact the program office."),
     }
+
+    def clean(self) -> dict[str, Any]:
+        # The refusal leaves the block normally: an exception would roll back the failure
+        # that django-axes has just recorded, and the guess would not count.
+        with one_attempt_at_a_time(self.cleaned_data.get("username")):
+            try:
+                return super().clean()
+            except forms.ValidationError as error:
+                refusal = error
+        raise refusal
 
 
 class OutboxPasswordResetForm(auth_forms.PasswordResetForm):

@@ -1,3 +1,4 @@
+import re
 import uuid
 from collections.abc import Callable
 
@@ -16,8 +17,19 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+# An id a proxy or client sends is kept if it is short and plain (it goes into log lines and
+# audit events); anything else is replaced by one of ours.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id(request: HttpRequest) -> str:
+    sent = request.META.get("HTTP_X_REQUEST_ID", "")
+    return sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
 class RequestContextMiddleware:
-    """Record the caller's IP and user agent for audit events written during this request."""
+    """Record the caller's IP, user agent and request id for the audit events and log lines
+    written during this request."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -26,7 +38,7 @@ class RequestContextMiddleware:
         info = RequestInfo(
             ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
-            request_id=request.META.get("HTTP_X_REQUEST_ID", "")[:64] or uuid.uuid4().hex,
+            request_id=request_id(request),
         )
         token = set_request_info(info)
         try:

@@ -3,6 +3,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.api.errors import json_error_response
+from core.request_context import current_request_info
 
 
 def safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
@@ -39,11 +40,19 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """Generic, with the request id as a reference to quote: the log lines carry the same id."""
+    info = current_request_info()
+    reference = info.request_id if info else ""
+    response: HttpResponse
     if _wants_json(request):
-        return json_error_response(
+        response = json_error_response(
             "server_error", "Something went wrong on our side; it has been logged.", 500
         )
-    return render(request, "errors/500.html", status=500)
+    else:
+        response = render(request, "errors/500.html", {"reference": reference}, status=500)
+    if reference:
+        response["X-Request-ID"] = reference
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
