@@ -61,6 +61,13 @@ def claim_reverse(*, actor: User, claim_id: int, reason: str) -> Claim:
             % {"ref": claim.payout.reference if claim.payout else ""},
             code="in_payout",
         )
+    if claim.subsidy_cents > voucher.spent_cents:
+        # A clawback already took this money back: reversing too would return it twice.
+        raise ConflictError(
+            _("Only %(spent)s is left spent on this voucher (a clawback took the rest back).")
+            % {"spent": format_money(voucher.spent_cents, voucher.currency)},
+            code="clawed_back",
+        )
     before = voucher.spent_cents
     ledger_append(
         voucher=voucher,
@@ -71,6 +78,12 @@ def claim_reverse(*, actor: User, claim_id: int, reason: str) -> Claim:
         reason=reason,
         idempotency_key=f"reversal:{claim.pk}",
     )
+    released = 0
+    if voucher.status == Voucher.Status.EXPIRED and claim.subsidy_cents:
+        # The validity is over: what comes back cannot be spent again, so it is released to
+        # the program at once, as the expiry released the unspent rest.
+        released = claim.subsidy_cents
+        _release(voucher, released, key=f"expiry:reversal:{claim.pk}")
     claim.status = Claim.Status.REVERSED
     claim.reversed_at = timezone.now()
     claim.reversal_reason = reason
@@ -86,6 +99,7 @@ def claim_reverse(*, actor: User, claim_id: int, reason: str) -> Claim:
             "reason": reason,
             "amount_cents": claim.subsidy_cents,
             "spent_cents": {"before": before, "after": voucher.spent_cents},
+            "released_to_program_cents": released,
         },
     )
     return claim
@@ -145,6 +159,24 @@ def voucher_clawback(
     return entry
 
 
+def _release(voucher: Voucher, amount_cents: int, *, key: str) -> None:
+    """Take `amount_cents` off an ending voucher's cap and give it back to the program's budget
+    (locks the program after the voucher, which the caller holds)."""
+    program = Program.objects.select_for_update().get(pk=voucher.program_id)
+    ledger_append(
+        voucher=voucher,
+        kind=LedgerEntry.Kind.EXPIRY_RELEASE,
+        cap_delta=-amount_cents,
+        committed_delta=-amount_cents,
+        reason="validity ended",
+        idempotency_key=key,
+    )
+    if amount_cents:
+        Program.objects.filter(pk=program.pk).update(
+            committed_cents=F("committed_cents") - amount_cents
+        )
+
+
 def _transition(
     actor: User,
     voucher_id: int,
@@ -159,7 +191,11 @@ def _transition(
     voucher = _lock(voucher_id)
     if voucher.status == target:
         return voucher
-    if target not in Voucher.TRANSITIONS[voucher.status]:
+    # Reinstating undoes a suspension and nothing else (an exhausted voucher stays exhausted).
+    reinstating = action == MoneyAction.REINSTATE
+    if target not in Voucher.TRANSITIONS[voucher.status] or (
+        reinstating and voucher.status != Voucher.Status.SUSPENDED
+    ):
         raise ConflictError(
             _("This voucher is %(status)s.") % {"status": voucher.get_status_display()},
             code="invalid_status",
@@ -224,19 +260,7 @@ def voucher_expire(*, voucher_id: int, now: datetime | None = None) -> Voucher:
     ):
         return voucher
     unspent = voucher.cap_cents - voucher.spent_cents
-    program = Program.objects.select_for_update().get(
-        pk=voucher.program_id
-    )  # voucher first, then program
-    ledger_append(
-        voucher=voucher,
-        kind=LedgerEntry.Kind.EXPIRY_RELEASE,
-        cap_delta=-unspent,
-        committed_delta=-unspent,
-        reason="validity ended",
-        idempotency_key=f"expiry:{voucher.pk}",
-    )
-    if unspent:
-        Program.objects.filter(pk=program.pk).update(committed_cents=F("committed_cents") - unspent)
+    _release(voucher, unspent, key=f"expiry:{voucher.pk}")
     before = voucher.status
     Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.EXPIRED, updated_at=now)
     voucher.status = Voucher.Status.EXPIRED

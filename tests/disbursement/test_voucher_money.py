@@ -125,6 +125,92 @@ def test_expiry_releases_the_unspent_amount(provider_staff, active_voucher, prog
     assert _charge(provider_staff, active_voucher).rejection_code == "voucher_expired"
 
 
+# --- found by the state machine (tests/disbursement/test_state_machine.py) --------------------
+
+
+def _past_validity(voucher):
+    Voucher.objects.filter(pk=voucher.pk).update(
+        valid_from=timezone.now() - timedelta(days=365),
+        valid_until=timezone.now() - timedelta(minutes=1),
+    )
+
+
+def test_an_unused_voucher_expires_to_a_cap_of_zero(active_voucher, program):
+    """Was an IntegrityError (CHECK cap > 0): the nightly expiry failed on every unused voucher."""
+    program.refresh_from_db()
+    committed = program.committed_cents
+    _past_validity(active_voucher)
+    money.voucher_expire(voucher_id=active_voucher.pk)
+    active_voucher.refresh_from_db()
+    program.refresh_from_db()
+    assert (active_voucher.status, active_voucher.spent_cents, active_voucher.cap_cents) == (
+        "expired",
+        0,
+        0,
+    )
+    assert program.committed_cents == committed - 150_000_00
+
+
+def test_everything_clawed_back_from_an_exhausted_voucher(provider_staff, active_voucher, approver):
+    _charge(provider_staff, active_voucher, lines=[("domestic", 300_000_00)])  # 150,000.00
+    money.voucher_clawback(
+        actor=approver,
+        voucher_id=active_voucher.pk,
+        amount_cents=150_000_00,
+        reason="The whole invoice was forged",
+    )
+    active_voucher.refresh_from_db()
+    assert (active_voucher.spent_cents, active_voucher.cap_cents) == (0, 0)
+
+
+def test_a_claim_clawed_back_cannot_be_reversed_too(provider_staff, active_voucher, approver):
+    """Was an IntegrityError (a 500): the reversal took spent below zero."""
+    claim = _charge(provider_staff, active_voucher)  # 11,000.00
+    money.voucher_clawback(
+        actor=approver,
+        voucher_id=active_voucher.pk,
+        amount_cents=11_000_00,
+        reason="Invoice found to be forged",
+    )
+    with pytest.raises(ConflictError) as refused:
+        money.claim_reverse(actor=approver, claim_id=claim.pk, reason="Credit note 12 issued")
+    assert refused.value.code == "clawed_back"
+    claim.refresh_from_db()
+    assert claim.status == "accepted"
+    assert LedgerEntry.objects.filter(voucher=active_voucher, kind="reversal").count() == 0
+
+
+def test_a_reversal_after_expiry_is_released_to_the_program(
+    provider_staff, active_voucher, approver, program
+):
+    """Was money stuck: the reversal lowered spent under the expired cap, and nobody could use or
+    release the difference."""
+    claim = _charge(provider_staff, active_voucher)  # 11,000.00
+    _past_validity(active_voucher)
+    money.voucher_expire(voucher_id=active_voucher.pk)
+    program.refresh_from_db()
+    committed = program.committed_cents
+    money.claim_reverse(actor=approver, claim_id=claim.pk, reason="Credit note 12 issued")
+    active_voucher.refresh_from_db()
+    program.refresh_from_db()
+    assert (active_voucher.spent_cents, active_voucher.cap_cents) == (0, 0)
+    assert program.committed_cents == committed - 11_000_00
+    assert (_sums(active_voucher)["spent"], _sums(active_voucher)["cap"]) == (0, 0)
+
+
+def test_reinstating_undoes_a_suspension_only(provider_staff, active_voucher, approver):
+    """Was allowed: 'reinstate' turned an exhausted voucher active with nothing left on it."""
+    _charge(provider_staff, active_voucher, lines=[("domestic", 300_000_00)])
+    active_voucher.refresh_from_db()
+    assert active_voucher.status == "exhausted"
+    with pytest.raises(ConflictError):
+        money.voucher_reinstate(
+            actor=approver, voucher_id=active_voucher.pk, reason="Invoice checked, fine"
+        )
+    active_voucher.refresh_from_db()
+    assert active_voucher.status == "exhausted"
+
+
 def test_vouchers_still_valid_are_not_expired(active_voucher):
     assert money.vouchers_expire_due() == 0
     active_voucher.refresh_from_db()

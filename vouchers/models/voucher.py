@@ -71,7 +71,9 @@ class Voucher(BaseModel):
                 ),
                 name="voucher_status_valid",
             ),
-            models.CheckConstraint(condition=Q(cap_cents__gt=0), name="voucher_cap_positive"),
+            # Issued with a positive cap (the issue entry's CHECK, the approval's floor); a
+            # release can take it to 0: an unused voucher expiring, everything clawed back.
+            models.CheckConstraint(condition=Q(cap_cents__gte=0), name="voucher_cap_nonneg"),
             models.CheckConstraint(condition=Q(spent_cents__gte=0), name="voucher_spent_nonneg"),
             models.CheckConstraint(
                 condition=Q(spent_cents__lte=F("cap_cents")), name="voucher_spent_within_cap"
