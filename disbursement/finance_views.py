@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.utils import user_of
 from audit.selectors import audit_events_for_target
-from core.exceptions import DomainError
+from core.exceptions import DomainError, NotAllowedError
 from core.forms import add_domain_error
 from disbursement.forms_payouts import MarkPaidForm, PayoutPrepareForm
 from disbursement.models import Payout, Provider
@@ -176,6 +176,8 @@ def payout_approve(request: HttpRequest, pk: int) -> HttpResponse:
     payout = payout_get_for(viewer=user, payout_id=pk, action=PayoutAction.APPROVE)
     try:
         services.payout_approve(actor=user, payout_id=payout.pk)
+    except NotAllowedError:
+        raise  # four eyes: a 403 page, as the API answers, not a message on the payout
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -183,6 +183,16 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
+def require_redis() -> str:
+    """The Redis URL; skips the test when Redis does not answer, fails it if REDIS_URL was set."""
+    url = _redis_url()
+    if not _redis_answers(url):
+        if os.environ.get("REDIS_URL"):
+            pytest.fail(f"REDIS_URL={url} is set but Redis does not answer")
+        pytest.skip("needs Redis on 127.0.0.1:6379 (or REDIS_URL)")
+    return url
+
+
 @pytest.fixture
 def real_celery_worker(transactional_db: Any) -> Any:
     """A real Celery worker (in a thread) consuming a private queue on the real Redis broker.
@@ -196,11 +206,7 @@ def real_celery_worker(transactional_db: Any) -> Any:
 
     from config.celery import app
 
-    url = _redis_url()
-    if not _redis_answers(url):
-        if os.environ.get("REDIS_URL"):
-            pytest.fail(f"REDIS_URL={url} is set but Redis does not answer")
-        pytest.skip("needs Redis on 127.0.0.1:6379 (or REDIS_URL)")
+    url = require_redis()
     queue = f"test-{uuid.uuid4().hex[:8]}"
     saved = {k: app.conf.get(k) for k in ("broker_url", "task_always_eager", "task_default_queue")}
     app.conf.update(broker_url=url, task_always_eager=False, task_default_queue=queue)

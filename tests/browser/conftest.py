@@ -22,7 +22,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +213,199 @@ def login(
 
 
 def logout(page: Any) -> None:
-    """Log out with the header button (a POST form)."""
+    """Log out with the header button (a POST form), whatever the interface language."""
     with page.expect_navigation():
-        page.get_by_role("button", name="Log out").click()
+        page.locator(".site-header form[action$='/logout/']").get_by_role("button").click()
+
+
+def make_user(email: str, full_name: str, role: str) -> Any:
+    """A person with the tests' password (PASSWORD), a verified email and the given role."""
+    from tests.factories import UserFactory
+
+    return UserFactory.create(email=email, full_name=full_name, role=role)
+
+
+def click_and_wait(page: Any, test_id: str) -> None:
+    """Click a submit button and wait for the page it leads to (POST-redirect-GET or re-render)."""
+    with page.expect_navigation():
+        page.get_by_test_id(test_id).click()
+
+
+def field_error(page: Any, field: str) -> Any:
+    """The error message shown next to a form field."""
+    return page.locator(f"#field-{field} .error-message")
+
+
+def nav(page: Any, name: str) -> None:
+    """Follow a link of the header's main navigation."""
+    with page.expect_navigation():
+        page.locator(".main-nav").get_by_role("link", name=name, exact=True).click()
+
+
+# Languages ------------------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def zh(message: str) -> str:
+    """`message` as the Simplified Chinese catalogue translates it; fails if it does not, so a
+    journey that expects Chinese text also proves the catalogue has it."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        translated = translation.gettext(message)
+    assert translated != message and CJK.search(translated), f"no Chinese for {message!r}"
+    return translated
+
+
+def switch_language(page: Any, language: str) -> None:
+    """Use the header's language button ("en" or "zh-hans") and wait for the page to come back
+    in that language; a signed-in person's choice is kept on the account."""
+    with page.expect_navigation():
+        page.get_by_test_id("lang-en" if language == "en" else "lang-zh").click()
+    expect_lang(page, language)
+
+
+def expect_lang(page: Any, language: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("html")).to_have_attribute("lang", language)
+
+
+def take_in_both_languages(page: Any, shots: Screenshots, name: str) -> None:
+    """Photograph the page in its language, then in the other one, and switch back: <name>-en and
+    <name>-zh-hans. Only for pages a GET shows again as they are (not a form being filled)."""
+    first = page.locator("html").get_attribute("lang")
+    other = "en" if first == "zh-hans" else "zh-hans"
+    shots.take(f"{name}-{first}")
+    switch_language(page, other)
+    shots.take(f"{name}-{other}")
+    switch_language(page, first)
+
+
+# Officers -------------------------------------------------------------------------------------
+
+
+def open_queue(
+    page: Any, name: str, title: str, shots: Screenshots | None = None, who: str = ""
+) -> None:
+    """From anywhere: the header's "Work queues", then one queue's card (with `shots`, the
+    work-queues page is photographed first, as [<who>-]work-queues-<name>). The queue must hold
+    exactly one application."""
+    from playwright.sync_api import expect
+
+    nav(page, "Work queues")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Work queues")
+    card = page.get_by_test_id(f"queue-{name}")
+    expect(card).to_contain_text(title)
+    expect(card.locator(".queue-count")).to_have_text("1")
+    if shots is not None:
+        shots.take(f"{who}-work-queues-{name}" if who else f"work-queues-{name}")
+    with page.expect_navigation():
+        card.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+
+
+def open_application(page: Any, reference: str, organization: str) -> None:
+    """Open an application from a queue's or list's table row."""
+    from playwright.sync_api import expect
+
+    row = page.locator("table.data tbody tr", has_text=reference)
+    expect(row).to_contain_text(organization)
+    with page.expect_navigation():
+        row.get_by_role("link", name=reference).click()
+
+
+def declare_no_conflict(
+    page: Any, shots: Screenshots, who: str, *, organization: str, hidden: str
+) -> None:
+    """The conflict gate: only the organization is shown (not `hidden`, something the applicant
+    wrote) until the officer declares no conflict of interest."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("coi-organization")).to_have_text(organization)
+    expect(page.get_by_test_id("submitted-answers")).to_have_count(0)
+    expect(page.get_by_text(hidden)).to_have_count(0)
+    shots.take(f"{who}-conflict-gate")
+    page.check("input[name=has_conflict][value=no]")
+    click_and_wait(page, "declare-conflict")
+    expect(page.get_by_test_id("submitted-answers")).to_be_visible()
+
+
+# Providers ------------------------------------------------------------------------------------
+
+
+def open_claim_form(page: Any, provider_name: str) -> None:
+    """From anywhere, as provider staff: the claims portal, then a new claim."""
+    from playwright.sync_api import expect
+
+    nav(page, "Claims portal")
+    expect(page.get_by_role("heading", level=1)).to_have_text(provider_name)
+    click_and_wait(page, "new-claim")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Submit a claim")
+
+
+def fill_claim(page: Any, claim: dict[str, Any], *, code: str, period: date) -> None:
+    """Fill the claim form: claim = {reference, invoice, total, lines: [(chips, hours, amount,
+    description), ...]}, amounts as people type them."""
+    page.fill("#id_voucher_code", code)
+    page.fill("#id_reference", claim["reference"])
+    page.fill("#id_invoice_number", claim["invoice"])
+    page.fill("#id_invoice_total_cents", claim["total"])
+    page.fill("#id_currency", "CNY")
+    page.fill("#id_service_period_start", period.isoformat())
+    page.fill("#id_service_period_end", period.isoformat())
+    for i, (chips, hours, amount, description) in enumerate(claim["lines"]):
+        page.select_option(f"#id_lines-{i}-chip_origin", chips)
+        page.fill(f"#id_lines-{i}-gpu_hours", hours)
+        page.fill(f"#id_lines-{i}-amount_cents", amount)
+        page.fill(f"#id_lines-{i}-description", description)
+
+
+# Reports --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_worker(monkeypatch: Any) -> list[int]:
+    """The worker reports progress in four steps a little apart before rendering, as a big
+    report would, so the page has time to show the bar moving. Returns what it reported."""
+    from reports import services
+
+    real = services.render_report
+    reported: list[int] = []
+
+    def render_slowly(meta: Any, *, progress: Any) -> Any:
+        for step in range(1, 5):
+            time.sleep(0.8)
+            progress(step, 5)
+            reported.append(step)
+        return real(meta, progress=lambda done, total: None)
+
+    monkeypatch.setattr(services, "render_report", render_slowly)
+    return reported
+
+
+def watch_report_progress(
+    page: Any, shots: Screenshots, name: str = "rendering", timeout: float = 60
+) -> list[int]:
+    """On a report's page: follow the progress bar (the page polls the status JSON) until the
+    page reloads with the downloads; photograph the bar once mid-way, as `name`. Returns the
+    values seen."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not page.get_by_test_id("downloads").count():
+        try:
+            value = page.get_by_test_id("progress").get_attribute("aria-valuenow", timeout=300)
+        except PlaywrightError:  # the page is reloading
+            value = None
+        if value is not None and (not seen or int(value) != seen[-1]):
+            seen.append(int(value))
+            if 0 < seen[-1] < 100 and len(seen) == 2:
+                shots.take(name)
+        page.wait_for_timeout(100)
+    expect(page.get_by_test_id("downloads")).to_be_visible()
+    expect(page.get_by_test_id("progress")).to_have_count(0)
+    return seen

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from accounts.models import User
 from applicants.models import Application, ApplicationVersion, Document, Organization
 from notifications.models import Notification
-from tests.browser.conftest import login, logout
+from tests.browser.conftest import CJK, click_and_wait, field_error, login, logout
 from tests.factories import ProgramFactory, ProviderFactory, pdf_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,23 +25,12 @@ EMAIL = "mei.chen@example.com"
 PASSWORD = "tea-kettle-lantern-42"
 VALID_USCC = "91350100M000100Y43"
 WRONG_CHECK_USCC = "91350100M000100Y44"  # same code, wrong GB 32100-2015 check character
-CJK = re.compile(r"[\u4e00-\u9fff]")
 # The first bytes of a Windows executable: what a renamed .exe looks like to the server.
 EXE_BYTES = (
     b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
     + b"\x00" * 240
     + b"This program cannot be run in DOS mode."
 )
-
-
-def _click_and_wait(page: Any, test_id: str) -> None:
-    """Click a submit button and wait for the page it leads to (POST-redirect-GET or re-render)."""
-    with page.expect_navigation():
-        page.get_by_test_id(test_id).click()
-
-
-def _field_error(page: Any, field: str) -> Any:
-    return page.locator(f"#field-{field} .error-message")
 
 
 def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
@@ -67,7 +56,7 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     page.fill("#id_password", PASSWORD)
     page.fill("#id_password_confirm", PASSWORD)
     shots.take("signup-filled")
-    _click_and_wait(page, "signup-submit")
+    click_and_wait(page, "signup-submit")
     expect(page).to_have_url(re.compile(r"/portal/$"))
     expect(page.locator(".messages")).to_contain_text("We sent a confirmation link to " + EMAIL)
     expect(page.locator(".banner.warning")).to_contain_text("Confirm your email address")
@@ -99,9 +88,9 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     page.fill("#id_headcount", "12")
     page.fill("#id_annual_revenue_cents", "0")
     shots.take("organization-filled")
-    _click_and_wait(page, "organization-submit")
-    expect(_field_error(page, "registration_number")).to_be_visible()
-    expect(_field_error(page, "registration_number")).to_contain_text(
+    click_and_wait(page, "organization-submit")
+    expect(field_error(page, "registration_number")).to_be_visible()
+    expect(field_error(page, "registration_number")).to_contain_text(
         re.compile("check character", re.I)
     )
     expect(page.locator(".error-summary")).to_be_visible()
@@ -113,7 +102,7 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     )
     shots.take("organization-wrong-check-character")
     page.fill("#id_registration_number", VALID_USCC)
-    _click_and_wait(page, "organization-submit")
+    click_and_wait(page, "organization-submit")
     expect(page.locator(".messages")).to_contain_text("is registered")
     organization = Organization.objects.get()
     assert organization.registration_number == VALID_USCC
@@ -124,10 +113,10 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
         page.get_by_role("link", name=program.name).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(program.name)
     shots.take("program")
-    _click_and_wait(page, "apply")
+    click_and_wait(page, "apply")
     expect(page.get_by_role("heading", level=1)).to_contain_text(program.name)
     shots.take("start-application")
-    _click_and_wait(page, "start-application")
+    click_and_wait(page, "start-application")
     expect(page.get_by_role("heading", level=1)).to_have_text("Project")
     page.fill("#id_title", "Legal-domain LLM fine-tuning")
     page.fill(
@@ -140,7 +129,7 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     # Needed to submit, so the label must not call it "optional".
     expect(page.locator("#field-title .optional")).to_have_count(0)
     shots.take("project-filled")
-    _click_and_wait(page, "save-draft")
+    click_and_wait(page, "save-draft")
     expect(page.locator(".messages")).to_contain_text("Draft saved")
     expect(page.locator("#id_title")).to_have_value("Legal-domain LLM fine-tuning")
     application = Application.objects.get()
@@ -166,7 +155,7 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     with page.expect_navigation():
         page.get_by_test_id("continue-draft").click()
     expect(page.locator("#id_summary")).to_have_value(re.compile("open 14B model"))
-    _click_and_wait(page, "save-continue")
+    click_and_wait(page, "save-continue")
 
     # 4c. Compute plan.
     expect(page.get_by_role("heading", level=1)).to_have_text("Compute plan")
@@ -178,14 +167,14 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
         "#id_compute_plan", "64 cards for 30 days of supervised fine-tuning, then evaluation."
     )
     shots.take("compute")
-    _click_and_wait(page, "save-continue")
+    click_and_wait(page, "save-continue")
 
     # 4d. Funding: above the ceiling is refused next to the field; a valid amount is kept.
     expect(page.get_by_role("heading", level=1)).to_have_text("Funding")
     page.fill("#id_requested_amount_cents", "300000.00")
-    _click_and_wait(page, "save-continue")
+    click_and_wait(page, "save-continue")
     expect(page.get_by_role("heading", level=1)).to_have_text("Funding")
-    expect(_field_error(page, "requested_amount_cents")).to_be_visible()
+    expect(field_error(page, "requested_amount_cents")).to_be_visible()
     application.refresh_from_db()
     assert application.requested_amount_cents is None, (
         "an amount above the ceiling must not be saved"
@@ -193,7 +182,7 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     shots.take("funding-above-ceiling")
     page.fill("#id_requested_amount_cents", "150000.00")
     shots.take("funding-valid")
-    _click_and_wait(page, "save-continue")
+    click_and_wait(page, "save-continue")
     application.refresh_from_db()
     assert application.requested_amount_cents == 150_000_00
 
@@ -205,9 +194,9 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
         "#id_file",
         {"name": "business-licence.pdf", "mimeType": "application/pdf", "buffer": EXE_BYTES},
     )
-    _click_and_wait(page, "upload")
+    click_and_wait(page, "upload")
     expect(page.locator(".error-summary")).to_be_visible()
-    expect(_field_error(page, "file")).to_be_visible()
+    expect(field_error(page, "file")).to_be_visible()
     assert not Document.objects.exists(), "a renamed executable must not be stored"
     shots.take("documents-executable-refused")
     page.select_option("#id_kind", "business_licence")
@@ -215,12 +204,12 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
         "#id_file",
         {"name": "business-licence.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()},
     )
-    _click_and_wait(page, "upload")
+    click_and_wait(page, "upload")
     expect(page.locator(".messages")).to_contain_text("business-licence.pdf uploaded")
     expect(page.locator("table.data")).to_contain_text("business-licence.pdf")
     assert Document.objects.filter(application=application, kind="business_licence").count() == 1
     shots.take("documents-uploaded")
-    _click_and_wait(page, "save-continue")
+    click_and_wait(page, "save-continue")
 
     # 4f. Declarations.
     expect(page.get_by_role("heading", level=1)).to_have_text("Declarations")
@@ -229,7 +218,7 @@ def test_applicant_signs_up_drafts_over_two_sessions_and_submits(
     page.check("#id_declares_no_provider_affiliation")
     page.fill("#id_declared_by_name", "Chen Mei")
     shots.take("declarations")
-    _click_and_wait(page, "save-continue")
+    click_and_wait(page, "save-continue")
 
     # 4g. Review and submit.
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your answers")

@@ -13,7 +13,6 @@ import codecs
 import csv
 import io
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,21 @@ from accounts.models import User
 from applicants import services as applicant_services
 from disbursement.models import Claim, LedgerEntry, Payout, Provider, RejectionCode
 from disbursement.services.providers import provider_staff_add
-from tests.browser.conftest import login, logout
+from tests.browser.conftest import (
+    click_and_wait,
+    field_error,
+    fill_claim,
+    login,
+    logout,
+    make_user,
+    nav,
+    open_claim_form,
+)
 from tests.conftest import COMPLETE_ANSWERS
 from tests.factories import (
     OrganizationFactory,
     ProgramFactory,
     ProviderFactory,
-    UserFactory,
     pdf_upload,
 )
 from tests.vouchers.conftest import make_ready
@@ -77,16 +84,10 @@ SUSPEND_REASON = "The startup reported a lost award letter; checking who used th
 BANK_REFERENCE = "ICBC-20250611-000123"
 
 
-def _click_and_wait(page: Any, test_id: str) -> None:
-    """Click a submit button and wait for the page it leads to (POST-redirect-GET or re-render)."""
-    with page.expect_navigation():
-        page.get_by_test_id(test_id).click()
-
-
-def _post_from_page(page: Any, action: str) -> None:
-    """Send an empty POST form (with the page's CSRF token) to `action`, and wait for the answer:
-    what a button on a stale page, or a hand-made request, would send."""
-    with page.expect_navigation():
+def _post_from_page(page: Any, action: str) -> Any:
+    """Send an empty POST form (with the page's CSRF token) to `action`, and wait for the answer
+    (returned): what a button on a stale page, or a hand-made request, would send."""
+    with page.expect_navigation() as answer:
         page.evaluate(
             """(action) => {
                 const form = document.createElement("form");
@@ -98,16 +99,7 @@ def _post_from_page(page: Any, action: str) -> None:
             }""",
             action,
         )
-
-
-def _field_error(page: Any, field: str) -> Any:
-    return page.locator(f"#field-{field} .error-message")
-
-
-def _nav(page: Any, name: str) -> None:
-    """Follow a link of the header's main navigation."""
-    with page.expect_navigation():
-        page.locator(".main-nav").get_by_role("link", name=name, exact=True).click()
+    return answer.value
 
 
 def _typed(code: str) -> str:
@@ -120,33 +112,6 @@ def _mistyped(code: str) -> str:
     any single changed character."""
     first = code[3]
     return code[:3] + ("7" if first != "7" else "8") + code[4:]
-
-
-def _open_claim_form(page: Any) -> None:
-    _nav(page, "Claims portal")
-    expect(page.get_by_role("heading", level=1)).to_have_text(PROVIDER_NAME)
-    _click_and_wait(page, "new-claim")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Submit a claim")
-
-
-def _fill_claim(page: Any, claim: dict[str, Any], *, code: str, period: date) -> None:
-    page.fill("#id_voucher_code", code)
-    page.fill("#id_reference", claim["reference"])
-    page.fill("#id_invoice_number", claim["invoice"])
-    page.fill("#id_invoice_total_cents", claim["total"])
-    page.fill("#id_currency", "CNY")
-    page.fill("#id_service_period_start", period.isoformat())
-    page.fill("#id_service_period_end", period.isoformat())
-    for i, (chips, hours, amount, description) in enumerate(claim["lines"]):
-        page.select_option(f"#id_lines-{i}-chip_origin", chips)
-        page.fill(f"#id_lines-{i}-gpu_hours", hours)
-        page.fill(f"#id_lines-{i}-amount_cents", amount)
-        page.fill(f"#id_lines-{i}-description", description)
-
-
-def _user(email: str, full_name: str, role: str) -> User:
-    user: User = UserFactory.create(email=email, full_name=full_name, role=role)
-    return user
 
 
 def _active_voucher(
@@ -191,13 +156,13 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
     provider: Provider = ProviderFactory.create(
         short_name=PROVIDER_NAME, legal_name="Shanghai AI Compute Centre Co., Ltd."
     )
-    applicant = _user("zhao.lei@example.com", "Zhao Lei", User.Role.APPLICANT)
-    reviewer = _user("wang.fang@example.gov", "Wang Fang", User.Role.REVIEWER)
-    approver = _user("liu.yang@example.gov", "Liu Yang", User.Role.APPROVER)
-    finance_a = _user("gao.jing@example.gov", "Gao Jing", User.Role.FINANCE)
-    finance_b = _user("he.ping@example.gov", "He Ping", User.Role.FINANCE)
-    staff = _user("sun.min@saicc.example.com", "Sun Min", User.Role.PROVIDER)
-    registry_admin = _user("admin@example.gov", "Registry Admin", User.Role.ADMIN)
+    applicant = make_user("zhao.lei@example.com", "Zhao Lei", User.Role.APPLICANT)
+    reviewer = make_user("wang.fang@example.gov", "Wang Fang", User.Role.REVIEWER)
+    approver = make_user("liu.yang@example.gov", "Liu Yang", User.Role.APPROVER)
+    finance_a = make_user("gao.jing@example.gov", "Gao Jing", User.Role.FINANCE)
+    finance_b = make_user("he.ping@example.gov", "He Ping", User.Role.FINANCE)
+    staff = make_user("sun.min@saicc.example.com", "Sun Min", User.Role.PROVIDER)
+    registry_admin = make_user("admin@example.gov", "Registry Admin", User.Role.ADMIN)
     provider_staff_add(actor=registry_admin, provider_id=provider.pk, user_id=staff.pk)
     voucher = _active_voucher(
         applicant=applicant, reviewer=reviewer, approver=approver, provider=provider
@@ -208,14 +173,14 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
 
     # 1. The provider's staff member opens the claim form from the header.
     login(page, base, email=staff.email, shots=shots)
-    _open_claim_form(page)
+    open_claim_form(page, PROVIDER_NAME)
     shots.take("provider-claim-form")
 
     # A mistyped code is caught by its check character, next to the field; nothing is recorded.
-    _fill_claim(page, FIRST, code=_mistyped(voucher.code), period=today)
+    fill_claim(page, FIRST, code=_mistyped(voucher.code), period=today)
     shots.take("provider-claim-mistyped-code-filled")
-    _click_and_wait(page, "submit-claim")
-    expect(_field_error(page, "voucher_code")).to_contain_text("check character does not match")
+    click_and_wait(page, "submit-claim")
+    expect(field_error(page, "voucher_code")).to_contain_text("check character does not match")
     expect(page.locator(".error-summary")).to_contain_text("Voucher code")
     expect(page.locator("#id_reference")).to_have_value(FIRST["reference"])
     expect(page.locator("#id_lines-1-amount_cents")).to_have_value("8000.01")
@@ -224,7 +189,7 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
 
     # The right code, typed in lower case with spaces, is accepted; the trace shows the sums.
     page.fill("#id_voucher_code", _typed(voucher.code))
-    _click_and_wait(page, "submit-claim")
+    click_and_wait(page, "submit-claim")
     expect(page.locator(".messages")).to_contain_text("Claim accepted.")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Claim {FIRST['reference']}")
     trace = page.get_by_test_id("claim-trace")
@@ -263,7 +228,7 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
     expect(page.get_by_test_id("submit-claim")).to_be_enabled()
     page.fill("#id_voucher_code", _typed(voucher.code))
     shots.take("provider-back-and-send-again")
-    _click_and_wait(page, "submit-claim")
+    click_and_wait(page, "submit-claim")
     # The page the first submission led to, the same claim and the same sums, saying that the
     # claim had been recorded before (the API says it with an Idempotent-Replayed header).
     assert page.url == claim_url
@@ -284,9 +249,9 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
 
     # The same reference with different content is a different claim: refused on the form, and
     # nothing is recorded.
-    _click_and_wait(page, "new-claim")
-    _fill_claim(page, {**FIRST, "total": "21,500.00"}, code=voucher.code, period=today)
-    _click_and_wait(page, "submit-claim")
+    click_and_wait(page, "new-claim")
+    fill_claim(page, {**FIRST, "total": "21,500.00"}, code=voucher.code, period=today)
+    click_and_wait(page, "submit-claim")
     reused = f"The reference {FIRST['reference']} was already used for a different claim."
     expect(page.locator(".error-summary")).to_contain_text(reused)
     expect(page.locator("#field-reference")).to_contain_text(reused)  # at the field too
@@ -300,9 +265,9 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
     with page.expect_navigation():
         page.locator("main").get_by_role("link", name=PROVIDER_NAME, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(PROVIDER_NAME)
-    _click_and_wait(page, "new-claim")
-    _fill_claim(page, OVER_TOTAL, code=voucher.code, period=today)
-    _click_and_wait(page, "submit-claim")
+    click_and_wait(page, "new-claim")
+    fill_claim(page, OVER_TOTAL, code=voucher.code, period=today)
+    click_and_wait(page, "submit-claim")
     expect(page.locator(".messages")).to_contain_text(
         "Claim refused: The lines add up to more than the invoice total."
     )
@@ -324,10 +289,10 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
 
     # 4. The startup sees the spending: chart, ledger (issue + charge) and the claim's trace.
     login(page, base, email=applicant.email)
-    _nav(page, "My applications")
+    nav(page, "My applications")
     with page.expect_navigation():
         page.get_by_role("link", name=voucher.application.reference).click()
-    _click_and_wait(page, "open-voucher")
+    click_and_wait(page, "open-voucher")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your compute voucher")
     expect(page.get_by_test_id("voucher-cap")).to_have_text("CNY 150,000.00")
     expect(page.get_by_test_id("voucher-spent")).to_have_text("CNY 8,572.83")
@@ -358,7 +323,7 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
 
     # 5. The approver finds the voucher from the claims list and suspends it.
     login(page, base, email=approver.email)
-    _nav(page, "Claims")
+    nav(page, "Claims")
     expect(page.get_by_role("heading", level=1)).to_have_text("Claims")
     row = page.locator("table.data tbody tr", has_text=FIRST["reference"])
     shots.take("approver-claims")
@@ -373,14 +338,14 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
     page.get_by_test_id("suspend-panel").locator("summary").click()
     page.fill("#id_suspend-reason", "lost")
     shots.take("approver-suspend-too-short-filled")
-    _click_and_wait(page, "suspend")
-    expect(_field_error(page, "suspend-reason")).to_contain_text("at least 10 characters")
+    click_and_wait(page, "suspend")
+    expect(field_error(page, "suspend-reason")).to_contain_text("at least 10 characters")
     expect(page.locator("#id_suspend-reason")).to_have_value("lost")
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.ACTIVE
     shots.take("approver-suspend-too-short-refused")
     page.fill("#id_suspend-reason", SUSPEND_REASON)
-    _click_and_wait(page, "suspend")
+    click_and_wait(page, "suspend")
     expect(page.locator(".messages")).to_contain_text("The voucher is suspended")
     expect(page.locator("h1 + p .status")).to_contain_text("Suspended")
     voucher.refresh_from_db()
@@ -390,9 +355,9 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
 
     # The provider's next claim is refused: the voucher is suspended.
     login(page, base, email=staff.email)
-    _open_claim_form(page)
-    _fill_claim(page, WHILE_SUSPENDED, code=voucher.code, period=today)
-    _click_and_wait(page, "submit-claim")
+    open_claim_form(page, PROVIDER_NAME)
+    fill_claim(page, WHILE_SUSPENDED, code=voucher.code, period=today)
+    click_and_wait(page, "submit-claim")
     expect(page.locator(".messages")).to_contain_text("Claim refused: The voucher is suspended")
     # The reason is the refusal's label itself, so it is said once.
     expect(page.get_by_test_id("claim-rejected")).to_have_text("The voucher is suspended")
@@ -408,7 +373,7 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
     expect(panel).to_be_visible()
     panel.locator("textarea").fill("Checked with the startup: the claims are theirs.")
     shots.take("approver-reinstate-filled")
-    _click_and_wait(page, "reinstate")
+    click_and_wait(page, "reinstate")
     expect(page.locator(".messages")).to_contain_text("The voucher is active again.")
     expect(page.locator("h1 + p .status")).to_contain_text("Active")
     voucher.refresh_from_db()
@@ -418,10 +383,10 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
 
     # 6. Finance officer A prepares the provider's payout, and cannot approve it.
     login(page, base, email=finance_a.email)
-    _nav(page, "Payouts")
+    nav(page, "Payouts")
     expect(page.get_by_role("heading", level=1)).to_have_text("Payouts")
     expect(page.get_by_test_id("payouts")).to_contain_text("No payouts yet.")
-    _click_and_wait(page, "prepare-payout")
+    click_and_wait(page, "prepare-payout")
     unpaid = page.get_by_test_id(f"unpaid-{provider.pk}-CNY")
     expect(unpaid.locator("td")).to_have_text(
         [re.compile(PROVIDER_NAME), "CNY", "1", "CNY 8,572.83", "See the claims"]
@@ -434,7 +399,7 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
     expect(form.locator(f"#claim-{claim.pk}")).to_be_checked()
     expect(form.locator("tfoot")).to_contain_text("CNY 8,572.83")
     shots.take("finance-a-prepare")
-    _click_and_wait(page, "confirm-payout")
+    click_and_wait(page, "confirm-payout")
     payout = Payout.objects.get()
     expect(page.locator(".messages")).to_contain_text(f"Payout {payout.reference} is prepared.")
     expect(page.get_by_test_id("payout-facts")).to_contain_text("CNY 8,572.83")
@@ -446,42 +411,45 @@ def test_provider_claims_startup_follows_approver_suspends_and_finance_pays(
     expect(page.get_by_test_id("approve-panel").get_by_role("button")).to_be_disabled()
     shots.take("finance-a-payout-prepared")
     # The rule is the server's, not the disabled button's: the approval sent anyway (as from a
-    # page opened before, or a hand-made request) is refused with the same reason.
-    _post_from_page(page, f"/finance/payouts/{payout.pk}/approve/")
-    expect(page.locator(".messages")).to_contain_text(
+    # page opened before, or a hand-made request) is refused with the same reason, on a 403 page
+    # (as the API answers it).
+    answer = _post_from_page(page, f"/finance/payouts/{payout.pk}/approve/")
+    assert answer.status == 403, answer.status
+    expect(page.get_by_test_id("domain-error")).to_have_text(
         "You prepared this payout, so another finance officer must approve it (four eyes)."
     )
-    expect(page.locator("h1 + p .status")).to_contain_text("Prepared")
     payout.refresh_from_db()
     assert payout.status == Payout.Status.DRAFT and payout.approved_by is None
     shots.take("finance-a-own-approval-refused")
+    page.go_back()
+    expect(page.locator("h1 + p .status")).to_contain_text("Prepared")
     logout(page)
 
     # Finance officer B approves it, records the payment and downloads the bank file.
     login(page, base, email=finance_b.email)
-    _nav(page, "Payouts")
+    nav(page, "Payouts")
     payouts = page.get_by_test_id("payouts").locator("tbody tr")
     expect(payouts).to_have_count(1)
     expect(payouts).to_contain_text("Prepared")
     with page.expect_navigation():
         payouts.get_by_role("link", name=payout.reference).click()
     shots.take("finance-b-payout")
-    _click_and_wait(page, "approve")
+    click_and_wait(page, "approve")
     expect(page.locator(".messages")).to_contain_text("Approved for payment.")
     expect(page.get_by_test_id("payout-facts")).to_contain_text("Approved by")
     expect(page.get_by_test_id("payout-facts")).to_contain_text("He Ping")
     shots.take("finance-b-approved")
-    _click_and_wait(page, "mark-paid")  # no bank reference at all
-    expect(_field_error(page, "bank_reference")).to_contain_text("This field is required.")
+    click_and_wait(page, "mark-paid")  # no bank reference at all
+    expect(field_error(page, "bank_reference")).to_contain_text("This field is required.")
     page.fill("#id_bank_reference", "ok")
-    _click_and_wait(page, "mark-paid")
-    expect(_field_error(page, "bank_reference")).to_contain_text("3 to 100 characters")
+    click_and_wait(page, "mark-paid")
+    expect(field_error(page, "bank_reference")).to_contain_text("3 to 100 characters")
     expect(page.locator("#id_bank_reference")).to_have_value("ok")
     payout.refresh_from_db()
     assert payout.status == Payout.Status.APPROVED
     shots.take("finance-b-bad-bank-reference")
     page.fill("#id_bank_reference", BANK_REFERENCE)
-    _click_and_wait(page, "mark-paid")
+    click_and_wait(page, "mark-paid")
     expect(page.locator(".messages")).to_contain_text("The payout is recorded as paid.")
     expect(page.get_by_test_id("bank-reference")).to_have_text(BANK_REFERENCE)
     expect(page.get_by_test_id("paid-form")).to_have_count(0)

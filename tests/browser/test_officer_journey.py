@@ -18,7 +18,15 @@ from pypdf import PdfReader
 from accounts.models import User
 from applicants import services as applicant_services
 from applicants.models import Application
-from tests.browser.conftest import login, logout
+from tests.browser.conftest import (
+    click_and_wait,
+    declare_no_conflict,
+    field_error,
+    login,
+    logout,
+    open_application,
+    open_queue,
+)
 from tests.conftest import COMPLETE_ANSWERS
 from tests.factories import (
     OrganizationFactory,
@@ -38,50 +46,6 @@ JUSTIFICATION = (
     "The company moved its registered office to Shanghai last month; the new business "
     "licence is being issued by the Shanghai market regulator."
 )
-
-
-def _click_and_wait(page: Any, test_id: str) -> None:
-    """Click a submit button and wait for the page it leads to (POST-redirect-GET or re-render)."""
-    with page.expect_navigation():
-        page.get_by_test_id(test_id).click()
-
-
-def _field_error(page: Any, field: str) -> Any:
-    return page.locator(f"#field-{field} .error-message")
-
-
-def _open_queue(page: Any, name: str, title: str, shots: Any = None) -> None:
-    """From anywhere: the header's "Work queues", then one queue's card (with `shots`, the
-    work-queues page is photographed first)."""
-    with page.expect_navigation():
-        page.locator(".main-nav").get_by_role("link", name="Work queues").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Work queues")
-    card = page.get_by_test_id(f"queue-{name}")
-    expect(card).to_contain_text(title)
-    expect(card.locator(".queue-count")).to_have_text("1")  # our one application waits there
-    if shots is not None:
-        shots.take(f"work-queues-{name}")
-    with page.expect_navigation():
-        page.get_by_test_id(f"queue-{name}").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(title)
-
-
-def _open_application(page: Any, application: Application) -> None:
-    row = page.locator("table.data tbody tr", has_text=application.reference)
-    expect(row).to_contain_text(ORG_NAME)
-    with page.expect_navigation():
-        row.get_by_role("link", name=application.reference).click()
-
-
-def _declare_no_conflict(page: Any, shots: Any, who: str) -> None:
-    """The conflict gate: only the organization is shown until the officer declares."""
-    expect(page.get_by_test_id("coi-organization")).to_have_text(ORG_NAME)
-    expect(page.get_by_test_id("submitted-answers")).to_have_count(0)
-    expect(page.get_by_text(COMPLETE_ANSWERS["summary"])).to_have_count(0)
-    shots.take(f"{who}-conflict-gate")
-    page.check("input[name=has_conflict][value=no]")
-    _click_and_wait(page, "declare-conflict")
-    expect(page.get_by_test_id("submitted-answers")).to_be_visible()
 
 
 def test_officers_screen_review_and_approve_then_applicant_accepts(
@@ -126,14 +90,16 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
 
     # 2. The reviewer finds it among the screening exceptions and declares no conflict.
     login(page, base, email=reviewer.email)
-    _open_queue(page, "screening", "Screening exceptions", shots)
+    open_queue(page, "screening", "Screening exceptions", shots)
     shots.take("reviewer-screening-queue")
     # Before the declaration the queue shows who applied, not what they wrote.
     row = page.locator("table.data tbody tr", has_text=application.reference)
     expect(row).to_contain_text("declare conflicts to see")
     expect(row).not_to_contain_text(COMPLETE_ANSWERS["title"])
-    _open_application(page, application)
-    _declare_no_conflict(page, shots, "reviewer")
+    open_application(page, application.reference, ORG_NAME)
+    declare_no_conflict(
+        page, shots, "reviewer", organization=ORG_NAME, hidden=COMPLETE_ANSWERS["summary"]
+    )
     expect(page.get_by_role("heading", level=1)).to_contain_text(COMPLETE_ANSWERS["title"])
     # Now the content is shown, documents included.
     with page.expect_download() as licence:
@@ -154,16 +120,16 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
     rule.get_by_text("Override with a justification").click()
     page.fill("#id_justification", "ok, fine")
     shots.take("override-too-short-filled")
-    _click_and_wait(page, "override-region")
-    expect(_field_error(page, "justification")).to_be_visible()
-    expect(_field_error(page, "justification")).to_contain_text("at least 20 characters")
+    click_and_wait(page, "override-region")
+    expect(field_error(page, "justification")).to_be_visible()
+    expect(field_error(page, "justification")).to_contain_text("at least 20 characters")
     expect(page.locator("#id_justification")).to_have_value("ok, fine")
     failed.refresh_from_db()
     assert failed.overridden_at is None
     shots.take("override-too-short-refused")
 
     page.fill("#id_justification", JUSTIFICATION)
-    _click_and_wait(page, "override-region")
+    click_and_wait(page, "override-region")
     expect(page.locator(".messages")).to_contain_text("The rule was overridden")
     expect(rule).to_contain_text("overridden")
     expect(rule).to_contain_text("Overridden by Wang Fang")
@@ -175,14 +141,16 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
 
     # 3. The approver declares no conflict and assigns the reviewer.
     login(page, base, email=approver.email)
-    _open_queue(page, "review", "Awaiting review")
-    _open_application(page, application)
-    _declare_no_conflict(page, shots, "approver")
+    open_queue(page, "review", "Awaiting review")
+    open_application(page, application.reference, ORG_NAME)
+    declare_no_conflict(
+        page, shots, "approver", organization=ORG_NAME, hidden=COMPLETE_ANSWERS["summary"]
+    )
     reviewers = page.locator(".card", has=page.get_by_role("heading", name="Reviewers"))
     expect(reviewers).to_contain_text("Nobody assigned yet.")
     page.select_option("#id_reviewer", str(reviewer.pk))
     shots.take("approver-assigns-reviewer")
-    _click_and_wait(page, "assign")
+    click_and_wait(page, "assign")
     expect(page.locator(".messages")).to_contain_text("Reviewer assigned")
     expect(reviewers).to_contain_text("Wang Fang")
     # Approval needs a completed review, so only rejection is offered for now.
@@ -193,9 +161,9 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
 
     # 4. The reviewer opens "My reviews", scores the rubric and submits the review.
     login(page, base, email=reviewer.email)
-    _open_queue(page, "assigned", "My reviews", shots)
+    open_queue(page, "assigned", "My reviews", shots)
     shots.take("reviewer-my-reviews")
-    _open_application(page, application)
+    open_application(page, application.reference, ORG_NAME)
     form = page.get_by_test_id("review-form")
     expect(form).to_be_visible()
     expect(page.get_by_text("The other reviews appear here once yours is in.")).to_be_visible()
@@ -208,15 +176,15 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
         "#id_comments",
         "Strong team with two prior open-weight releases; the compute plan is realistic.",
     )
-    _click_and_wait(page, "submit-review")
-    expect(_field_error(page, "score_innovation")).to_be_visible()
-    expect(_field_error(page, "score_innovation")).to_contain_text("less than or equal to 5")
+    click_and_wait(page, "submit-review")
+    expect(field_error(page, "score_innovation")).to_be_visible()
+    expect(field_error(page, "score_innovation")).to_contain_text("less than or equal to 5")
     expect(page.locator("#id_comments")).to_have_value(re.compile("Strong team"))
     expect(page.locator("input[name=recommendation][value=fund]")).to_be_checked()
     assert not Review.objects.exists()
     shots.take("reviewer-score-out-of-range")
     page.fill("#id_score_innovation", "4")
-    _click_and_wait(page, "submit-review")
+    click_and_wait(page, "submit-review")
     expect(page.locator(".messages")).to_contain_text("Your review is in")
     expect(page.get_by_test_id("review-form")).to_have_count(0)
     review = page.get_by_test_id("review")
@@ -229,16 +197,16 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
 
     # 5. The approver decides: above the request is refused, a valid amount issues the voucher.
     login(page, base, email=approver.email)
-    _open_queue(page, "decision", "Awaiting decision", shots)
+    open_queue(page, "decision", "Awaiting decision", shots)
     shots.take("approver-awaiting-decision")
-    _open_application(page, application)
+    open_application(page, application.reference, ORG_NAME)
     expect(page.get_by_test_id("review")).to_contain_text("Wang Fang")
     panel = page.get_by_test_id("decision-panel")
     expect(panel).to_be_visible()
     expect(page.locator("#id_amount_cents")).to_have_value("180000.00")
     shots.take("approver-decision-panel")
     page.fill("#id_amount_cents", "200000.00")
-    _click_and_wait(page, "approve")
+    click_and_wait(page, "approve")
     # The refusal is shown in the decision panel's error summary. (It should also sit next to
     # the amount field, but the service names the field "amount" and the form "amount_cents":
     # see the report that came with this test.)
@@ -250,7 +218,7 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
     shots.take("approver-amount-above-request")
     page.fill("#id_amount_cents", "160000.00")
     page.fill("#id_reasons", "Approved with a smaller amount: the evaluation phase is optional.")
-    _click_and_wait(page, "approve")
+    click_and_wait(page, "approve")
     expect(page.locator(".messages")).to_contain_text("Approved. The voucher is issued")
     decision_card = page.get_by_test_id("decision")
     expect(decision_card).to_contain_text("160,000.00")
@@ -270,7 +238,7 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
     expect(page.get_by_test_id("approved")).to_contain_text("Approved for")
     expect(page.get_by_test_id("approved")).to_contain_text("160,000.00")
     shots.take("applicant-application-approved")
-    _click_and_wait(page, "open-voucher")
+    click_and_wait(page, "open-voucher")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your compute voucher")
     expect(page.get_by_test_id("voucher-code")).to_have_text(voucher.code)
     expect(page.get_by_test_id("voucher-cap")).to_contain_text("160,000.00")
@@ -287,7 +255,7 @@ def test_officers_screen_review_and_approve_then_applicant_accepts(
     flat = re.sub(r"\s+", " ", text)
     assert ORG_NAME in flat, f"organization missing from the letter:\n{flat[:2000]}"
     assert "160,000.00" in flat, f"amount missing from the letter:\n{flat[:2000]}"
-    _click_and_wait(page, "accept-award")
+    click_and_wait(page, "accept-award")
     expect(page.locator(".messages")).to_contain_text("You accepted the award")
     expect(page.locator("h1 + p .status")).to_contain_text("Active")
     expect(page.get_by_test_id("accept-award")).to_have_count(0)

@@ -8,20 +8,16 @@ Run: .venv/bin/python -m pytest tests/browser/test_reports_journey.py -q
 
 import hashlib
 import io
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from accounts.models import User
 from core.money import format_money
-from reports import services
 from reports.models import Report
-from tests.browser.conftest import login
+from tests.browser.conftest import login, watch_report_progress
 from tests.disbursement.conftest import active_voucher, provider_staff  # noqa: F401
 from tests.factories import UserFactory
 from tests.reports.conftest import history, ledger_sums, second_staff  # noqa: F401
@@ -32,24 +28,6 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def slow_worker(monkeypatch: Any) -> list[int]:
-    """The worker reports progress in four steps a little apart before rendering, as a big
-    report would, so the page has time to show the bar moving. Returns what it reported."""
-    real = services.render_report
-    reported: list[int] = []
-
-    def render_slowly(meta: Any, *, progress: Any) -> Any:
-        for step in range(1, 5):
-            time.sleep(0.8)
-            progress(step, 5)
-            reported.append(step)
-        return real(meta, progress=lambda done, total: None)
-
-    monkeypatch.setattr(services, "render_report", render_slowly)
-    return reported
 
 
 def test_an_auditor_requests_a_program_summary_and_downloads_it(
@@ -84,20 +62,7 @@ def test_an_auditor_requests_a_program_summary_and_downloads_it(
     shots.take("queued")
     # The bar moves as the worker reports progress (the page polls the status JSON), and when
     # the report is done the page reloads with the downloads.
-    seen: list[int] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not page.get_by_test_id("downloads").count():
-        try:
-            value = page.get_by_test_id("progress").get_attribute("aria-valuenow", timeout=300)
-        except PlaywrightError:  # the page is reloading
-            value = None
-        if value is not None and (not seen or int(value) != seen[-1]):
-            seen.append(int(value))
-            if 0 < seen[-1] < 100 and len(seen) == 2:
-                shots.take("rendering")
-        page.wait_for_timeout(100)
-    expect(page.get_by_test_id("downloads")).to_be_visible()
-    expect(page.get_by_test_id("progress")).to_have_count(0)
+    seen = watch_report_progress(page, shots)
     shots.take("done")
     assert any(0 < value < 100 for value in seen), seen
     assert seen == sorted(seen), seen
