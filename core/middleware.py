@@ -107,6 +107,40 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+class RequestSizeLimitMiddleware:
+    """Refuse a request whose declared body is larger than settings.REQUEST_MAX_BYTES with a
+    413, before anything reads it: a 1 GB "document" is not spooled to disk to be refused
+    afterwards. (The reverse proxy should cap bodies too; this is the application's own cap.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        limit = settings.REQUEST_MAX_BYTES
+        if declared > limit:
+            return self.too_large(request, limit)
+        return self.get_response(request)
+
+    @staticmethod
+    def too_large(request: HttpRequest, limit: int) -> HttpResponse:
+        from django.shortcuts import render
+        from django.template.defaultfilters import filesizeformat
+        from django.utils.translation import gettext as _
+
+        from core.api.errors import json_error_response
+
+        message = _("The request is larger than %(limit)s. Upload files one at a time.") % {
+            "limit": filesizeformat(limit)
+        }
+        if request.path.startswith("/api/"):
+            return json_error_response("request_too_large", message, 413)
+        return render(request, "errors/domain.html", {"message": message}, status=413)
+
+
 class SessionTimeoutMiddleware:
     """Log a person out after SESSION_IDLE_TIMEOUT seconds without a request, and in any case
     SESSION_ABSOLUTE_TIMEOUT seconds after they logged in. The request then goes on as
