@@ -299,13 +299,13 @@ class Plan:
     grand_total: list[list[str]]  # the grand total page(s): their body lines
 
 
-def _plan(snapshot: Snapshot, *, chunk_size: int) -> Plan:
+def _plan(snapshot: Snapshot, *, chunk_size: int, anchor: dict[str, Any] | None = None) -> Plan:
     from django.utils import timezone
 
     currencies = snapshot.currencies or [""]
     rows_per_page = max(10, ROWS_PER_PAGE - 3 * (len(currencies) - 1))
     data_pages = -(-snapshot.vouchers // rows_per_page)
-    grand = _grand_total_lines(snapshot)
+    grand = _grand_total_lines(snapshot) + _anchor_lines(anchor)
     grand_pages = [grand[i : i + LINES_PER_SHEET] for i in range(0, len(grand), LINES_PER_SHEET)]
     return Plan(
         title=str(_("Voucher register")),
@@ -319,6 +319,28 @@ def _plan(snapshot: Snapshot, *, chunk_size: int) -> Plan:
         total_pages=data_pages + len(grand_pages),
         grand_total=grand_pages,
     )
+
+
+def _anchor_lines(anchor: dict[str, Any] | None) -> list[str]:
+    """The audit checkpoint sealed for this report (see reports.services._anchor)."""
+    if not anchor:
+        return []
+    return [
+        "",
+        str(
+            _(
+                "Audit trail: checkpoint %(seq)s, sealed %(sealed)s over %(events)s events in "
+                "%(streams)s streams:"
+            )
+        )
+        % {
+            "seq": anchor["seq"],
+            "sealed": anchor["sealed_at"],
+            "events": anchor["events"],
+            "streams": anchor["streams"],
+        },
+        anchor["hash"],
+    ]
 
 
 def _grand_total_lines(snapshot: Snapshot) -> list[str]:
@@ -672,6 +694,7 @@ def render_voucher_register(
     progress: Callable[[int, int], None] | None = None,
     language: str = "en",
     chunk_size: int = 2000,
+    anchor: dict[str, Any] | None = None,
 ) -> RegisterResult:
     """The voucher register of one program (or of all, `program_id=None`) as PDF/A-3b + CSV.
 
@@ -689,7 +712,7 @@ def render_voucher_register(
         snapshot = _take_snapshot(
             program_id=program_id, directory=directory, chunk_size=chunk_size, language=language
         )
-        plan = _plan(snapshot, chunk_size=chunk_size)
+        plan = _plan(snapshot, chunk_size=chunk_size, anchor=anchor)
         assembly = _Assembly(-(-plan.data_pages // plan.pages_per_part) + 1, progress)
         parts = _parts(plan, snapshot.csv_path, language)
         args = (plan.title, language, str(settings.BASE_DIR))

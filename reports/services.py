@@ -171,6 +171,26 @@ def _store(report: Report, rendered: Rendered) -> dict[str, Any]:
     return out
 
 
+def _anchor() -> dict[str, Any]:
+    """Seal a checkpoint of the audit trail for the report to print (the hourly seal would be
+    up to an hour old). If another seal happens at this very moment, print that one."""
+    from audit.models import AuditCheckpoint
+    from audit.services import audit_checkpoint_seal
+    from reports import datasets
+
+    try:
+        checkpoint = audit_checkpoint_seal(actor=None)
+    except ConflictError:
+        checkpoint = AuditCheckpoint.objects.order_by("-seq").first() or audit_checkpoint_seal()
+    return {
+        "seq": checkpoint.seq,
+        "hash": checkpoint.hash,
+        "sealed_at": datasets.as_local(checkpoint.sealed_at),
+        "events": checkpoint.event_count,
+        "streams": checkpoint.stream_count,
+    }
+
+
 def report_render(*, report_id: int, token: str = "") -> Report | None:
     """Render and store one report. A done or failed report is left alone (idempotent); a
     report whose worker died is taken over by the same task redelivered (same token) at once,
@@ -179,14 +199,15 @@ def report_render(*, report_id: int, token: str = "") -> Report | None:
     report = _claim(report_id, token)
     if report is None:
         return Report.objects.filter(pk=report_id).first()
-    meta = ReportMeta(
-        reference=report.reference,
-        kind=report.kind,
-        requested_by=report.requested_by.get_full_name(),
-        language=report.language,
-        parameters=report.parameters,
-    )
     try:
+        meta = ReportMeta(
+            reference=report.reference,
+            kind=report.kind,
+            requested_by=report.requested_by.get_full_name(),
+            language=report.language,
+            parameters=report.parameters,
+            anchor=_anchor(),
+        )
         rendered = render_report(meta, progress=_Progress(report))
         files = _store(report, rendered)
     except Exception as exc:  # every failure becomes a readable state, never a lost report

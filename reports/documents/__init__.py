@@ -39,6 +39,9 @@ class ReportMeta:
     language: str
     parameters: dict[str, Any]
     generated_at: datetime = field(default_factory=timezone.now)
+    # The audit checkpoint sealed for this report: {"seq", "hash", "sealed_at", "events",
+    # "streams"}. Printed on it, so that a copy kept outside proves the trail as it was then.
+    anchor: dict[str, Any] | None = None
 
 
 @dataclass

@@ -26,6 +26,7 @@ def voucher_register(meta: ReportMeta, progress: Progress) -> Rendered:
         workers=int(getattr(settings, "REPORT_REGISTER_WORKERS", 2)),
         progress=progress,
         language=meta.language,
+        anchor=meta.anchor,
     )
     pdf = result.pdf if isinstance(result.pdf, bytes) else Path(result.pdf)
     return Rendered(

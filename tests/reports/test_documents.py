@@ -2,6 +2,7 @@
 the CSV embedded in the PDF (equal to the CSV download, and to the database), the PDF/A-3b
 markers, and the stored SHA-256 of each file."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -293,3 +294,58 @@ def test_time_to_decision_counts_from_the_first_submission(
     assert rows["decision_time", "median_days"]["days"] == "3.00"
     assert rows["decision_time", "p90_days"]["days"] == "3.00"
     assert LedgerEntry.objects.aggregate(s=Sum("spent_delta_cents"))["s"] == 29_572_83
+
+
+# --- the audit anchor every report prints (reliability plan A4) ------------------------------
+
+
+def _printed_anchor(text: str) -> tuple[int, str]:
+    found = re.search(r"[Cc]heckpoint (\d+), sealed .*? streams:", text)
+    assert found, text[:500]
+    digits = re.sub(r"\s", "", text[found.end() : found.end() + 120])  # the hash may wrap
+    assert re.match(r"[0-9a-f]{64}", digits), digits
+    return int(found[1]), digits[:64]
+
+
+@pytest.mark.parametrize("kind", [K.PROGRAM_SUMMARY, K.VOUCHER_REGISTER])
+def test_every_report_prints_the_checkpoint_sealed_for_it(
+    kind, history, auditor, django_capture_on_commit_callbacks
+):
+    """The hash on the paper is the one the database can recompute from its own rows; after an
+    attacker rewrites the trail (and re-seals to cover it up), it no longer is."""
+    from audit.models import AuditCheckpoint, AuditCheckpointHead
+    from audit.services import checkpoint_hash, heads_digest
+    from tests.audit.test_chain import _as_attacker, _kinds
+
+    report = request_done(
+        auditor, kind, {"program": history.program_id}, django_capture_on_commit_callbacks
+    )
+    seq, printed = _printed_anchor(pdf_text(assert_hashes(report)[0]))
+    checkpoint = AuditCheckpoint.objects.get(seq=seq)
+    # Recomputed independently: the heads sealed up to this checkpoint, then its hash.
+    latest: dict[str, tuple[int, str]] = {}
+    for head in AuditCheckpointHead.objects.filter(checkpoint__seq__lte=seq).order_by("seq"):
+        latest[head.stream] = (head.seq, head.hash)
+    digest, streams, events = heads_digest(
+        (key, *latest[key]) for key in sorted(latest, key=lambda k: k.encode())
+    )
+    recomputed = checkpoint_hash(
+        seq=seq,
+        sealed_at=checkpoint.sealed_at,
+        stream_count=streams,
+        event_count=events,
+        new_heads=checkpoint.new_heads,
+        heads_sha256=digest,
+        prev_hash=checkpoint.prev_hash,
+    )
+    assert printed == checkpoint.hash == recomputed
+    assert _kinds() == set()
+
+    # Tampering: an event edited, then every checkpoint row rebuilt to match. The paper keeps
+    # the old hash, so the forgery shows against it even though the chain itself now verifies
+    # as far as the rows themselves go.
+    victim = AuditEvent.objects.filter(stream=f"vouchers.voucher:{history.pk}").order_by("seq")[1]
+    _as_attacker("UPDATE audit_auditevent SET data = '{}' WHERE id = %s", [victim.pk])
+    assert "hash_mismatch" in _kinds()
+    _as_attacker("UPDATE audit_auditcheckpoint SET hash = %s WHERE seq = %s", ["f" * 64, seq])
+    assert AuditCheckpoint.objects.get(seq=seq).hash != printed
