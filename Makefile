@@ -62,7 +62,7 @@ format: install-test
 	$(BIN)/ruff check --fix .
 
 # Every benchmark in turn; BENCH_ARGS=--quick for a short run. Each prints its RESULT line.
-BENCHES ?= pages letters claims reconcile
+BENCHES ?= pages letters claims reconcile reports audit_chain
 bench: install-test
 	@for name in $(BENCHES); do \
 		echo "==> bench/$$name.py $(BENCH_ARGS)"; \

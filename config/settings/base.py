@@ -258,8 +258,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_max": 0.2,
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
+    # A message a worker took and never acknowledged (the worker died) is delivered again
+    # after this long; the database sweeps recover letters, emails and reports sooner.
+    "visibility_timeout": 3600,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# No task runs forever: a hung WeasyPrint gets SoftTimeLimitExceeded (a failed attempt,
+# retried or shown), then is killed. Both stay under the visibility timeout, so a message is
+# never handed to a second worker while the first still runs it (tests/core/test_celery_config).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=840)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=900)
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
 OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=300)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
