@@ -242,12 +242,66 @@ def test_200_concurrent_claims_never_pass_the_cap(policy, provider_staff, active
     results = run_many(one, calls=200, threads=20)
     assert len(results) == 200
     assert not [r for r in results if isinstance(r, BaseException)]
+    assert books_problems(active_voucher.pk) == []
     active_voucher.refresh_from_db()
-    assert active_voucher.spent_cents == _ledger_sum(active_voucher)
     assert active_voucher.spent_cents == 150_000_00  # 150 fit exactly in both policies
     accepted = Claim.objects.filter(status="accepted")
     assert accepted.count() == 150 and accepted.aggregate(s=Sum("subsidy_cents"))["s"] == 150_000_00
     assert Claim.objects.filter(status="rejected").count() == 50
+
+
+def books_problems(voucher_id: int) -> list[str]:
+    """The race tests' checker (plan I1, I2): what is wrong with one voucher's books."""
+    voucher = Voucher.objects.get(pk=voucher_id)
+    ledger = voucher.ledger.aggregate(s=Sum("spent_delta_cents"))["s"] or 0
+    problems = []
+    if not 0 <= voucher.spent_cents <= voucher.cap_cents:
+        problems.append(f"spent {voucher.spent_cents} outside 0..{voucher.cap_cents}")
+    if ledger != voucher.spent_cents:
+        problems.append(f"spent {voucher.spent_cents} but the ledger says {ledger}")
+    if ledger > voucher.cap_cents:
+        problems.append(f"the ledger charged {ledger - voucher.cap_cents} over the cap")
+    return problems
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_race_checker_catches_a_naive_read_then_write_charge(active_voucher):
+    """The canary (plan M3): the same race, through a charge that reads, checks in Python and
+    writes absolute values without a lock, must be caught by the checker the real tests use;
+    otherwise their passing would prove nothing."""
+    import time
+
+    counter = iter(range(10**6))
+    lock = threading.Lock()
+
+    def naive_charge() -> None:
+        amount = 1_000_00
+        with transaction.atomic():
+            voucher = Voucher.objects.get(pk=active_voucher.pk)  # no FOR UPDATE
+            if voucher.spent_cents + amount > voucher.cap_cents:
+                return
+            time.sleep(0.001)  # the application's own work between the read and the write
+            with lock:
+                n = next(counter)
+            LedgerEntry.objects.create(
+                voucher=voucher,
+                program_id=voucher.program_id,
+                kind="charge",
+                spent_delta_cents=amount,
+                spent_after_cents=voucher.spent_cents + amount,
+                cap_after_cents=voucher.cap_cents,
+                idempotency_key=f"naive:{n}",
+            )
+            Voucher.objects.filter(pk=voucher.pk).update(spent_cents=voucher.spent_cents + amount)
+
+    assert books_problems(active_voucher.pk) == []
+    results = run_many(naive_charge, calls=200, threads=20)
+    assert not [r for r in results if isinstance(r, BaseException)], results[:3]
+    problems = books_problems(active_voucher.pk)
+    print(f"\nM3 canary: {problems}")
+    assert any("the ledger says" in p for p in problems), problems
+    assert any("over the cap" in p for p in problems), problems
 
 
 @pytest.mark.postgres
