@@ -252,29 +252,34 @@ def describe(rule: str, passed: bool, parameter: dict[str, Any], observed: dict[
                 "Revenue is reported in %(have)s but the limit is in %(want)s: an officer "
                 "compares them."
             ) % {"have": ", ".join(observed.get("revenue_currencies", [])), "want": money}
+        max_headcount = parameter.get("max_headcount")
+        max_revenue = parameter.get("max_annual_revenue_cents")
+        limits = _("%(headcount)s and %(revenue)s") % {
+            "headcount": _("at most %(max)s employees") % {"max": max_headcount}
+            if max_headcount
+            else _("any number of employees"),
+            "revenue": _("revenue up to %(amount)s") % {"amount": format_money(max_revenue, money)}
+            if max_revenue is not None
+            else _("any revenue"),
+        }
         values = {
             "n": observed.get("headcount"),
             "group": observed.get("group_size"),
-            "max": parameter.get("max_headcount") or _("no limit"),
             "revenue": format_money(observed.get("annual_revenue_cents") or 0, money),
-            "max_revenue": format_money(parameter["max_annual_revenue_cents"], money)
-            if parameter.get("max_annual_revenue_cents") is not None
-            else _("no limit"),
+            "limits": limits,
         }
         if passed:
             return (
                 _(
                     "%(n)s employees and revenue of %(revenue)s, counting the organization and "
-                    "its affiliates (%(group)s in all): within the limits (%(max)s employees, "
-                    "%(max_revenue)s)."
+                    "its affiliates (%(group)s in all): within the limits (%(limits)s)."
                 )
                 % values
             )
         return (
             _(
                 "%(n)s employees and revenue of %(revenue)s, counting the organization and "
-                "its affiliates (%(group)s in all): above the limits (%(max)s employees, "
-                "%(max_revenue)s)."
+                "its affiliates (%(group)s in all): above the limits (%(limits)s)."
             )
             % values
         )
