@@ -1,7 +1,8 @@
+import re
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.api.parsers import JsonNumber
@@ -92,3 +93,21 @@ def test_format_money():
     assert format_money(15_000_050, "CNY") == "CNY 150,000.50"
     assert format_money(-5, "USD") == "USD -0.05"
     assert format_money(0) == "0.00"
+
+
+# Plan M8: whatever text arrives, it is either the plain amount it looks like or refused.
+CANONICAL = re.compile(r"\s*\+?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?\s*")
+amount_like = st.from_regex(r"\A[ +\-]?[0-9０-９٣_,.eE]{1,24}[ ]?\Z") | st.text(max_size=40)
+
+
+@settings(max_examples=5000, deadline=None, derandomize=True)
+@given(amount_like)
+def test_any_text_is_the_amount_it_plainly_says_or_refused(text):
+    try:
+        cents = parse_cents(text)
+    except MoneyError as error:
+        assert error.code and error.message
+        return
+    assert CANONICAL.fullmatch(text), text  # no Unicode digits, '_', exponent, sign games
+    value = Decimal(text.strip().lstrip("+").replace(",", "")) * 100
+    assert value == int(value) == cents and 0 < cents <= MAX_CENTS
