@@ -57,6 +57,9 @@ class OrganizationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # organizations register themselves (the USCC check lives in the service)
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a record the program keeps (its applications and trail point at it)
+
     # Saves are audited by the admin site itself (audit/admin_site.py: admin.change, before/after).
 
 
