@@ -193,7 +193,8 @@ class PayoutExportApi(APIView):
             (200, "text/csv"): OpenApiResponse(
                 response=OpenApiTypes.BINARY,
                 description="The bank file: one line per claim and a total line (UTF-8, BOM)",
-            )
+            ),
+            409: OpenApiResponse(description="Not approved yet (`not_approved`)."),
         },
     )
     def get(self, request: Request, payout_id: int) -> HttpResponse:

@@ -22,7 +22,7 @@ from disbursement.models import Alert, Provider, ReconciliationRun
 from disbursement.services import reconciliation as recon
 from disbursement.services.reconciliation import ReconAction, recon_allows
 
-MONTH = re.compile(r"^(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(?P<year>[1-9][0-9]{3})-(?P<month>0[1-9]|1[0-2])$")  # date() has no year 0
 
 
 def _may_read_runs(user: Any) -> bool:
@@ -75,6 +75,8 @@ def _detail(run: ReconciliationRun, request: Request, code: int = status.HTTP_20
 
 
 class ReconciliationListCreateApi(APIView):
+    pagination_class = PageNumberPagination  # also tells the schema the list is paginated
+
     @extend_schema(
         operation_id="reconciliations_list",
         parameters=[
@@ -98,7 +100,7 @@ class ReconciliationListCreateApi(APIView):
             qs = qs.filter(status=params["status"])
         if (params.get("provider") or "").isdigit() and len(params["provider"]) < 19:
             qs = qs.filter(provider_id=int(params["provider"]))
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs.order_by("-created_at", "-id"), request, view=self)
         return paginator.get_paginated_response(RunOutput(page, many=True).data)
 
@@ -184,6 +186,8 @@ class AlertOutput(serializers.Serializer):
 
 
 class AlertListApi(APIView):
+    pagination_class = PageNumberPagination  # also tells the schema the list is paginated
+
     @extend_schema(
         operation_id="alerts_list",
         parameters=[
@@ -201,7 +205,7 @@ class AlertListApi(APIView):
             qs = qs.filter(kind=request.query_params["kind"])
         if request.query_params.get("open") in ("1", "true"):
             qs = recon.open_alerts(qs)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs.order_by("-created_at", "-id"), request, view=self)
         return paginator.get_paginated_response(AlertOutput(page, many=True).data)
 

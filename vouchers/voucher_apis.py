@@ -2,6 +2,7 @@
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -57,9 +58,11 @@ class LetterOutput(serializers.Serializer):
 
 
 class VoucherListApi(APIView):
+    pagination_class = PageNumberPagination  # also tells the schema the list is paginated
+
     @extend_schema(operation_id="vouchers_list", responses=VoucherOutput(many=True))
     def get(self, request: Request) -> Response:
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         qs = voucher_list_for_viewer(viewer=user_of(request)).order_by("-created_at", "-id")
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(VoucherOutput(page, many=True).data)
@@ -141,7 +144,11 @@ class LetterListApi(APIView):
 class LetterDownloadApi(APIView):
     @extend_schema(
         operation_id="vouchers_letters_download",
-        responses={(200, "application/pdf"): OpenApiResponse(description="The award letter")},
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The award letter"
+            )
+        },
     )
     def get(self, request: Request, voucher_id: int, version: int) -> FileResponse:
         voucher = voucher_get_for(
