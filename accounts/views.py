@@ -29,7 +29,7 @@ from accounts.services import (
     user_verify_email,
 )
 from accounts.utils import user_of
-from core.exceptions import DomainError
+from core.exceptions import DomainError, NotAllowedError
 from core.forms import add_domain_error
 from core.views import posted, safe_next
 
@@ -154,6 +154,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
         api_token_revoke(actor=user_of(request), token_id=token_id)
+    except NotAllowedError:
+        raise  # someone else's token: a 403 page, not a message on one's own settings
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -15,10 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.utils import user_of
-from applicants import services
+from applicants import services, uploads
 from applicants.filters import BIGINT_MAX, ApplicationFilter
 from applicants.models import Application, ApplicationVersion, Document, Organization
-from applicants.policies import AppAction, OrgAction
+from applicants.policies import AppAction, OrgAction, require_applicant_account
 from applicants.rules import diff, missing_items
 from applicants.selectors import (
     application_documents,
@@ -96,6 +97,7 @@ class OrganizationListCreateApi(APIView):
         responses={201: OrganizationOutput},
     )
     def post(self, request: Request) -> Response:
+        require_applicant_account(user_of(request), creating="organization")  # before the input
         data = OrganizationInput(data=request.data)
         data.is_valid(raise_exception=True)
         organization = services.organization_create(actor=user_of(request), **data.validated_data)
@@ -332,6 +334,7 @@ class ApplicationListCreateApi(GenericAPIView):
         responses={201: ApplicationDetailOutput},
     )
     def post(self, request: Request) -> Response:
+        require_applicant_account(user_of(request), creating="application")  # before the input
         data = ApplicationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_of(request)
@@ -457,7 +460,10 @@ class ApplicationDocumentsApi(APIView):
 class ApplicationDocumentApi(APIView):
     @extend_schema(
         operation_id="applications_documents_download",
-        responses={(200, "application/octet-stream"): OpenApiResponse(description="The file")},
+        responses={
+            (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file")
+            for content_type in uploads.ALLOWED
+        },
     )
     def get(self, request: Request, application_id: int, document_id: int) -> FileResponse:
         application = application_get_for(

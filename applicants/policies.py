@@ -6,8 +6,11 @@ matrix in tests/applicants/test_policies.py checks every role x ownership x acti
 
 from enum import StrEnum
 
+from django.utils.translation import gettext as _
+
 from accounts.models import User
 from applicants.models import Application, Organization
+from core.exceptions import NotAllowedError
 
 
 class AppAction(StrEnum):
@@ -123,3 +126,13 @@ def organization_allows(user: User, organization: Organization, action: OrgActio
 
 def can_create_organization(user: User) -> bool:
     return user.is_authenticated and user.role == User.Role.APPLICANT
+
+
+def require_applicant_account(user: User, *, creating: str) -> None:
+    """Refuse (403) anyone but an applicant account before an API reads what it was sent:
+    only applicants register organizations and start applications (`creating` says which)."""
+    if can_create_organization(user) and user.is_active:
+        return
+    if creating == "organization":
+        raise NotAllowedError(_("Only applicant accounts can register an organization."))
+    raise NotAllowedError(_("Only applicant accounts can apply for a voucher."))

@@ -181,7 +181,13 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         try:
             membership = services.invitation_accept(actor=user_of(request), token=token)
         except DomainError as exc:
-            return render(request, "applicants/invitation.html", {"error": exc.message}, status=400)
+            # A refusal (someone else's invitation, an officer's account) answers 403.
+            return render(
+                request,
+                "applicants/invitation.html",
+                {"error": exc.message},
+                status=exc.status_code,
+            )
         messages.success(request, _("You joined %(org)s.") % {"org": membership.organization})
         return redirect("applicants:organization_detail", pk=membership.organization_id)
     return render(request, "applicants/invitation.html", {"token": token})

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from core.api.pagination import PageNumberPagination
 from core.api.serializers import StrictInputSerializer
 from core.exceptions import NotAllowedError
 from disbursement.models import Claim, LedgerEntry
-from disbursement.policies import MoneyAction, allows, claims_visible_to, provider_of
+from disbursement.policies import MoneyAction, allows, claims_visible_to, provider_of, require
 from disbursement.services import claims as claim_services
 from disbursement.services import vouchers as money_services
 from vouchers.policies import VoucherAction
@@ -114,13 +114,19 @@ def _claim_response(claim: Claim, *, replayed: bool) -> Response:
 
 
 class ClaimListCreateApi(APIView):
-    @extend_schema(operation_id="claims_list", responses=ClaimOutput(many=True))
+    pagination_class = PageNumberPagination  # also tells the schema the list is paginated
+
+    @extend_schema(
+        operation_id="claims_list",
+        parameters=[OpenApiParameter("status", enum=Claim.Status.values)],
+        responses=ClaimOutput(many=True),
+    )
     def get(self, request: Request) -> Response:
         """Claims the caller may see: a provider its own, an applicant those on its vouchers."""
         qs = claims_visible_to(user_of(request)).select_related("payout").prefetch_related("lines")
         if request.query_params.get("status") in Claim.Status.values:
             qs = qs.filter(status=request.query_params["status"])
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs.order_by("-created_at", "-id"), request, view=self)
         return paginator.get_paginated_response(ClaimOutput(page, many=True).data)
 
@@ -170,6 +176,7 @@ class ClaimReverseApi(APIView):
     def post(self, request: Request, claim_id: int) -> Response:
         user = user_of(request)
         claim = get_object_or_404(claims_visible_to(user), pk=claim_id)
+        require(user, MoneyAction.REVERSE_CLAIM)  # the permission first, then the input
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         claim = money_services.claim_reverse(
@@ -203,13 +210,15 @@ def _signed(cents: int) -> str:
 
 
 class VoucherLedgerApi(APIView):
+    pagination_class = PageNumberPagination  # also tells the schema the list is paginated
+
     @extend_schema(operation_id="vouchers_ledger", responses=LedgerEntryOutput(many=True))
     def get(self, request: Request, voucher_id: int) -> Response:
         """Every movement of money on the voucher, oldest first (paginated); spent is their sum."""
         voucher = voucher_get_for(
             viewer=user_of(request), voucher_id=voucher_id, action=VoucherAction.VIEW
         )
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(voucher.ledger.order_by("id"), request, view=self)
         return paginator.get_paginated_response(LedgerEntryOutput(page, many=True).data)
 
@@ -226,6 +235,7 @@ class VoucherClawbackApi(APIView):
     def post(self, request: Request, voucher_id: int) -> Response:
         user = user_of(request)
         voucher = voucher_get_for(viewer=user, voucher_id=voucher_id, action=VoucherAction.VIEW)
+        require(user, MoneyAction.CLAWBACK)  # the permission first, then the input
         data = ClawbackInput(data=request.data)
         data.is_valid(raise_exception=True)
         entry = money_services.voucher_clawback(
@@ -234,11 +244,19 @@ class VoucherClawbackApi(APIView):
         return Response(LedgerEntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
 
+class VoucherStatusOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
 class VoucherSuspendApi(APIView):
-    @extend_schema(operation_id="vouchers_suspend", request=ReasonInput, responses={200: None})
+    @extend_schema(
+        operation_id="vouchers_suspend", request=ReasonInput, responses=VoucherStatusOutput
+    )
     def post(self, request: Request, voucher_id: int) -> Response:
         user = user_of(request)
         voucher = voucher_get_for(viewer=user, voucher_id=voucher_id, action=VoucherAction.VIEW)
+        require(user, MoneyAction.SUSPEND)  # the permission first, then the input
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         voucher = money_services.voucher_suspend(
@@ -248,10 +266,13 @@ class VoucherSuspendApi(APIView):
 
 
 class VoucherReinstateApi(APIView):
-    @extend_schema(operation_id="vouchers_reinstate", request=ReasonInput, responses={200: None})
+    @extend_schema(
+        operation_id="vouchers_reinstate", request=ReasonInput, responses=VoucherStatusOutput
+    )
     def post(self, request: Request, voucher_id: int) -> Response:
         user = user_of(request)
         voucher = voucher_get_for(viewer=user, voucher_id=voucher_id, action=VoucherAction.VIEW)
+        require(user, MoneyAction.REINSTATE)  # the permission first, then the input
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         voucher = money_services.voucher_reinstate(

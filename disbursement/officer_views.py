@@ -18,7 +18,13 @@ from core.exceptions import DomainError
 from core.forms import add_domain_error
 from disbursement.forms import ClawbackForm, ReasonForm
 from disbursement.models import Claim
-from disbursement.policies import READ_ALL_ROLES, MoneyAction, allows, claims_visible_to
+from disbursement.policies import (
+    READ_ALL_ROLES,
+    MoneyAction,
+    allows,
+    claims_visible_to,
+    require,
+)
 from disbursement.services import vouchers as money
 from vouchers.policies import VoucherAction
 from vouchers.selectors import voucher_get_for
@@ -80,10 +86,17 @@ def voucher_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _act(
-    request: HttpRequest, pk: int, form: Any, key: str, run: Callable[[Any, Any], Any], success: str
+    request: HttpRequest,
+    pk: int,
+    action: MoneyAction,
+    form: Any,
+    key: str,
+    run: Callable[[Any, Any], Any],
+    success: str,
 ) -> HttpResponse:
     user = _reader(request)
     voucher = voucher_get_for(viewer=user, voucher_id=pk, action=VoucherAction.VIEW)
+    require(user, action)  # refused with a 403 before the form is read, whatever it holds
     if form.is_valid():
         try:
             run(user, form)
@@ -107,6 +120,7 @@ def suspend(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
+        MoneyAction.SUSPEND,
         ReasonForm(request.POST, prefix="suspend"),
         "suspend_form",
         lambda user, form: money.voucher_suspend(
@@ -122,6 +136,7 @@ def reinstate(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
+        MoneyAction.REINSTATE,
         ReasonForm(request.POST, prefix="reinstate"),
         "reinstate_form",
         lambda user, form: money.voucher_reinstate(
@@ -137,6 +152,7 @@ def clawback(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
+        MoneyAction.CLAWBACK,
         ClawbackForm(request.POST, prefix="clawback"),
         "clawback_form",
         lambda user, form: money.voucher_clawback(
@@ -156,6 +172,7 @@ def reverse_claim(request: HttpRequest, pk: int, claim_id: int) -> HttpResponse:
     return _act(
         request,
         pk,
+        MoneyAction.REVERSE_CLAIM,
         ReasonForm(request.POST, prefix=_reverse_prefix(claim.pk)),
         "reverse_form",
         lambda user, form: money.claim_reverse(

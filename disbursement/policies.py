@@ -3,8 +3,10 @@
 from enum import StrEnum
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.exceptions import NotAllowedError
 from disbursement.models import Claim, Provider
 
 READ_ALL_ROLES = frozenset(
@@ -35,6 +37,20 @@ def allows(user: User, action: MoneyAction) -> bool:
     if action == MoneyAction.SUBMIT_CLAIM:
         return provider_of(user) is not None
     return user.role in MONEY_OFFICER_ROLES
+
+
+def require(user: User, action: MoneyAction) -> None:
+    """Refuse (NotAllowedError: 403, audited) unless `user` may do `action`. Views and APIs call
+    this before they validate input, so a refusal never depends on what was sent."""
+    if allows(user, action):
+        return
+    if action == MoneyAction.SUBMIT_CLAIM:
+        raise NotAllowedError(_("Only staff of an approved compute provider submit claims."))
+    if action == MoneyAction.REVERSE_CLAIM:
+        raise NotAllowedError(_("Only approvers and administrators reverse claims."))
+    if action == MoneyAction.CLAWBACK:
+        raise NotAllowedError(_("Only approvers and administrators claw money back."))
+    raise NotAllowedError(_("Only approvers and administrators suspend or reinstate vouchers."))
 
 
 def claims_visible_to(user: User) -> QuerySet[Claim]:

@@ -22,7 +22,13 @@ from core.api.serializers import StrictInputSerializer
 from core.money import cents_to_str
 from reports import services
 from reports.models import Report
-from reports.policies import BIGINT_MAX, ReportAction, report_get_for, reports_visible_to
+from reports.policies import (
+    BIGINT_MAX,
+    ReportAction,
+    report_get_for,
+    report_require_request,
+    reports_visible_to,
+)
 
 
 class ReportCreateInput(StrictInputSerializer):
@@ -140,6 +146,9 @@ class ReportListCreateApi(GenericAPIView):
         """Queue a report. 202: poll the report until its status is done (or failed); 400 with
         a code says which parameter is wrong; 403 when the caller's role may not ask for it."""
         user = user_of(request)
+        # The permission first (403), then the input (400).
+        asked = request.data.get("kind") if hasattr(request.data, "get") else None
+        report_require_request(viewer=user, kind=asked if isinstance(asked, str) else "")
         data = ReportCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         params: dict[str, Any] = dict(data.validated_data)
@@ -201,7 +210,8 @@ class ReportPdfApi(_DownloadApi):
             (200, "application/pdf"): OpenApiResponse(
                 response=OpenApiTypes.BINARY,
                 description="The report as PDF/A-3b with its CSV embedded; audited",
-            )
+            ),
+            409: OpenApiResponse(description="The report is not done yet (`not_ready`)."),
         },
     )
     def get(self, request: Request, report_id: int) -> FileResponse:
@@ -217,7 +227,8 @@ class ReportCsvApi(_DownloadApi):
         responses={
             (200, "text/csv"): OpenApiResponse(
                 response=OpenApiTypes.BINARY, description="The report's data (UTF-8); audited"
-            )
+            ),
+            409: OpenApiResponse(description="The report is not done yet (`not_ready`)."),
         },
     )
     def get(self, request: Request, report_id: int) -> FileResponse:

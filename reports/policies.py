@@ -109,9 +109,10 @@ def deny(*, viewer: Any, attempted: str, target: Report | None, reveal: bool) ->
 
 
 def report_require_request(*, viewer: Any, kind: str) -> None:
-    """Refuse (recorded, 403) a request for a kind of report the viewer's role may not ask for.
-    An unknown kind is left to the parameter check, which says what the kinds are."""
-    if kind in K.values and not may_request(viewer, kind):
+    """Refuse (recorded, 403) a request for a kind of report the viewer's role may not ask for,
+    and any request from a role that may ask for none. Otherwise an unknown kind is left to the
+    parameter check, which says what the kinds are."""
+    if not kinds_for(viewer) or (kind in K.values and not may_request(viewer, kind)):
         deny(viewer=viewer, attempted=f"report.request.{kind}", target=None, reveal=True)
 
 

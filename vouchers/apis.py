@@ -17,6 +17,7 @@ from core.regions import REGIONS
 from disbursement.models import Provider
 from vouchers import services
 from vouchers.models import Program
+from vouchers.policies import require_program_admin
 from vouchers.selectors import program_list_public
 
 
@@ -144,6 +145,7 @@ class ProgramListApi(APIView):
         operation_id="programs_create", request=ProgramInput, responses={201: ProgramOutput}
     )
     def post(self, request: Request) -> Response:
+        require_program_admin(user_of(request))  # the permission first, then the input
         data = ProgramInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -169,6 +171,7 @@ class ProgramDetailApi(APIView):
     def patch(self, request: Request, program_id: int) -> Response:
         """Change a program (administrators). Vouchers already issued keep their terms."""
         program = get_object_or_404(Program, pk=program_id)
+        require_program_admin(user_of(request))  # the permission first, then the input
         data = ProgramInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -196,6 +199,7 @@ class ProgramCriteriaApi(APIView):
     def post(self, request: Request, program_id: int) -> Response:
         """Add a rubric criterion, or change the one with this code (administrators)."""
         program = get_object_or_404(Program, pk=program_id)
+        require_program_admin(user_of(request))  # the permission first, then the input
         data = CriterionInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

@@ -426,6 +426,8 @@ def letter_retry(request: HttpRequest, pk: int, letter_id: int) -> HttpResponse:
     user = _officer(request)
     application_get_for(viewer=user, application_id=pk, action=AppAction.VIEW_CONTENT)
     letter = get_object_or_404(AwardLetter, pk=letter_id, voucher__application_id=pk)
+    # Who may retry is who may reissue (as the API asks): refused with a 403, not a message.
+    voucher_get_for(viewer=user, voucher_id=letter.voucher_id, action=VoucherAction.REISSUE_LETTER)
     try:
         services.award_letter_retry(actor=user, letter_id=letter.pk)
     except DomainError as exc:

@@ -2,7 +2,10 @@
 
 from enum import StrEnum
 
+from django.utils.translation import gettext as _
+
 from accounts.models import User
+from core.exceptions import NotAllowedError
 from vouchers.models import Voucher
 
 VOUCHER_READ_ROLES = frozenset(
@@ -34,3 +37,10 @@ def voucher_allows(user: User, voucher: Voucher, action: VoucherAction) -> bool:
     if action == VoucherAction.REISSUE_LETTER:
         return user.role in (User.Role.APPROVER, User.Role.ADMIN)
     return False
+
+
+def require_program_admin(user: User) -> None:
+    """Programs and their rubrics are created and changed by administrators only. The APIs ask
+    this before they read the input, so that anyone else is refused (403) whatever they send."""
+    if not (user.is_authenticated and user.is_active and user.role == User.Role.ADMIN):
+        raise NotAllowedError(_("Only administrators create and change programs."))

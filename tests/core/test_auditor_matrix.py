@@ -162,12 +162,10 @@ WRITE_EXCEPTIONS: dict[str, tuple[set[int], str]] = {
     "accounts:resend_verification": ({302}, OWN_ACCOUNT + ": the auditor's email is verified"),
     "accounts:set_language": ({302}, OWN_ACCOUNT + ": the interface language"),
     "accounts:settings": ({200}, OWN_ACCOUNT + ": API tokens (the empty form is refused)"),
-    "accounts:token_revoke": ({302}, "another person's token: refused with a message"),
     "accounts:password_change": ({200}, OWN_ACCOUNT + ": the empty form is refused"),
     "accounts:password_reset": ({200}, OWN_ACCOUNT + ": the empty form is refused"),
     "accounts:password_reset_confirm": ({200}, NOT_HERE),
     "accounts:second_factor": ({200}, OWN_ACCOUNT + ": the auditor's own second factor"),
-    "officer:letter_retry": ({302}, "refused by the service; the page says why (not a 403)"),
     "reports:request": ({400}, "auditors request reports (an export); the empty form is refused"),
     "api:reports": ({400}, "auditors request reports (an export); the empty request is refused"),
     "api:auth-register": ({400}, "public sign-up of an applicant (no session used)"),
@@ -179,16 +177,7 @@ WRITE_EXCEPTIONS: dict[str, tuple[set[int], str]] = {
 
 # Pages that show the service's refusal (NotAllowedError) as a form error with a 400 instead of
 # answering 403: the refusal's words must be on the page, and nothing may change.
-REFUSED_ON_THE_FORM: dict[str, str] = {
-    "officer:voucher_suspend": "disbursement/officer_views.py _act catches NotAllowedError",
-    "officer:voucher_reinstate": "disbursement/officer_views.py _act catches NotAllowedError",
-    "officer:voucher_clawback": "disbursement/officer_views.py _act catches NotAllowedError",
-    "officer:claim_reverse": "disbursement/officer_views.py _act catches NotAllowedError",
-    "applicants:invitation_accept": (
-        "invited by email, the auditor still cannot join: applicants/views.py renders the "
-        "service's refusal of an officer's account with a 400"
-    ),
-}
+REFUSED_ON_THE_FORM: dict[str, str] = {}  # none left: those pages now answer 403
 
 
 # --- walking the URL configuration --------------------------------------------------------------

@@ -12,6 +12,14 @@ from django.urls import reverse
 from accounts import two_factor
 from accounts.models import User
 from accounts.services import otp_device_confirm
+from tests.security.matrix_world import (  # noqa: F401  (the authorization matrix's world)
+    active_voucher,
+    approved,
+    matrix,
+    provider_staff,
+    ready,
+    world,
+)
 
 PASSWORD = "correct-horse-battery"  # what tests.factories.UserFactory sets
 STAFF_ROLES = [
