@@ -25,6 +25,9 @@ class AppAction(StrEnum):
     ASSIGN = "assign"  # officer assigns reviewers
     REVIEW = "review"  # reviewer scores it (the service checks the assignment)
     DECIDE = "decide"  # approver approves or rejects (the service checks four eyes)
+    # Who reviews it, and the officers' own notes (override justifications): staff only, so
+    # that nobody can lobby a named reviewer.
+    VIEW_REVIEW_PROCESS = "view_review_process"
 
 
 class OrgAction(StrEnum):
@@ -43,6 +46,7 @@ COI_ROLES = frozenset({User.Role.REVIEWER, User.Role.APPROVER})
 OFFICER_ACTIONS: dict[AppAction, frozenset[str]] = {
     AppAction.VIEW: OFFICER_VIEW_ROLES,
     AppAction.VIEW_CONTENT: OFFICER_VIEW_ROLES,
+    AppAction.VIEW_REVIEW_PROCESS: OFFICER_VIEW_ROLES,
     AppAction.DECLARE_CONFLICT: COI_ROLES,
     AppAction.RETURN: RETURN_ROLES,
     AppAction.SCREEN: RETURN_ROLES,

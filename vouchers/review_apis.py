@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.utils import user_of
 from applicants.filters import BIGINT_MAX
-from applicants.policies import AppAction
+from applicants.policies import AppAction, application_allows
 from applicants.selectors import application_get_for
 from core.api.fields import MoneyField
 from core.api.serializers import StrictInputSerializer
@@ -71,17 +71,27 @@ class ScreeningResultOutput(serializers.Serializer):
     def get_reason(self, result: Any) -> str:
         return describe(result.rule, result.passed, result.parameter, result.observed)
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not self.context.get("officer", True):
+            # The applicant learns that an officer accepted the rule, not who or their notes.
+            data["overridden_by"], data["override_justification"] = None, ""
+        return data
+
 
 class ScreeningListApi(APIView):
     @extend_schema(
         operation_id="applications_screening_list", responses=ScreeningResultOutput(many=True)
     )
     def get(self, request: Request, application_id: int) -> Response:
+        user = user_of(request)
         application = application_get_for(
-            viewer=user_of(request), application_id=application_id, action=AppAction.VIEW_CONTENT
+            viewer=user, application_id=application_id, action=AppAction.VIEW_CONTENT
         )
+        officer = application_allows(user, application, AppAction.VIEW_REVIEW_PROCESS)
+        results = screening_results(application=application)
         return Response(
-            ScreeningResultOutput(screening_results(application=application), many=True).data
+            ScreeningResultOutput(results, many=True, context={"officer": officer}).data
         )
 
 
@@ -133,7 +143,9 @@ class AssignmentListCreateApi(APIView):
     )
     def get(self, request: Request, application_id: int) -> Response:
         application = application_get_for(
-            viewer=user_of(request), application_id=application_id, action=AppAction.VIEW_CONTENT
+            viewer=user_of(request),
+            application_id=application_id,
+            action=AppAction.VIEW_REVIEW_PROCESS,
         )
         return Response(
             AssignmentOutput(active_assignments(application=application), many=True).data

@@ -395,9 +395,8 @@ ROWS: dict[str, dict[str, str]] = {
         "post": "denied; login: anonymous; invalid: reviewer_assigned approver admin",
     },
     "api:application-assignments": {
-        "get": (
-            "denied; login: anonymous; ok: applicant_own reviewer_assigned approver auditor admin"
-        ),
+        # Who reviews an application is staff business: nobody may lobby a named reviewer.
+        "get": "denied; login: anonymous; ok: reviewer_assigned approver auditor admin",
         "post": "denied; login: anonymous; invalid: approver admin",
         "put patch delete": "405; login: anonymous",
     },

@@ -304,3 +304,27 @@ def test_officer_api_lists_screening_with_reasons(exception, reviewer):
         response.status_code == 400 and response.json()["error"]["code"] == "justification_required"
     )
     assert UserFactory is not None
+
+
+def test_the_applicant_sees_an_override_but_not_who_made_it_or_why(exception, reviewer, applicant):
+    """Found by schemathesis run as an applicant: the API gave the officer's email and notes,
+    and the names of the assigned reviewers, which the applicant's pages never show."""
+    from tests.conftest import api_as
+
+    declare_no_conflict(reviewer, exception)
+    region = ScreeningResult.objects.get(application=exception, rule="region", passed=False)
+    services.screening_override(
+        actor=reviewer,
+        application_id=exception.pk,
+        result_id=region.pk,
+        justification="The Shanghai office is the registered branch; checked on the licence.",
+    )
+    officer = api_as(reviewer).get(f"/api/v1/applications/{exception.pk}/screening/").json()
+    mine = api_as(applicant).get(f"/api/v1/applications/{exception.pk}/screening/").json()
+    officer_row = next(r for r in officer if r["id"] == region.pk)
+    applicant_row = next(r for r in mine if r["id"] == region.pk)
+    assert officer_row["overridden_by"] == reviewer.email and officer_row["override_justification"]
+    assert applicant_row["overridden_at"] == officer_row["overridden_at"]
+    assert applicant_row["overridden_by"] is None and applicant_row["override_justification"] == ""
+    assignments = api_as(applicant).get(f"/api/v1/applications/{exception.pk}/assignments/")
+    assert assignments.status_code == 403
