@@ -68,7 +68,9 @@ def cumulative_spending_svg(
     spent_label = format_money(last, currency)
     parts += [
         _line(left, left + plot_w, y(cap_cents), y(cap_cents), "cap"),
-        _text(left - 6, y(cap_cents) + 4, cap_label, "end"),
+        # Above the cap line at its right end: the left margin holds the percentages, and an
+        # amount like "CNY 160,000.00" would run into the 95 % label there.
+        _text(left + plot_w, y(cap_cents) - 4, cap_label, "end"),
         _line(left, left, top, top + plot_h, "axis"),
         _line(left, left + plot_w, top + plot_h, top + plot_h, "axis"),
         f'<path d="{"".join(path)}" class="spent" {LOOK["spent"]}/>',
