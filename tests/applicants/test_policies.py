@@ -28,10 +28,11 @@ NONE, CLEAR, CONFLICT = "undeclared", "no-conflict", "conflict"
 APPLICANT_ACTIONS = {AppAction.VIEW, AppAction.VIEW_CONTENT, AppAction.EDIT, AppAction.SUBMIT,
                      AppAction.WITHDRAW}  # fmt: skip
 GATE_ONLY = {AppAction.VIEW, AppAction.DECLARE_CONFLICT}
+STAFF_READ = {AppAction.VIEW_CONTENT, AppAction.VIEW_REVIEW_PROCESS}  # not for applicants
 OFFICER_CLEARED = {
-    R.REVIEWER: GATE_ONLY | {AppAction.VIEW_CONTENT, AppAction.RETURN, AppAction.SCREEN, AppAction.REVIEW},
-    R.APPROVER: GATE_ONLY | {AppAction.VIEW_CONTENT, AppAction.RETURN, AppAction.SCREEN, AppAction.ASSIGN,
-                             AppAction.DECIDE},
+    R.REVIEWER: GATE_ONLY | STAFF_READ | {AppAction.RETURN, AppAction.SCREEN, AppAction.REVIEW},
+    R.APPROVER: GATE_ONLY | STAFF_READ | {AppAction.RETURN, AppAction.SCREEN, AppAction.ASSIGN,
+                                          AppAction.DECIDE},
 }  # fmt: skip
 APPLICATION_MATRIX: dict[tuple[str, str, str, str], set[AppAction]] = {}
 for role in ALL_ROLES:
@@ -46,10 +47,10 @@ for role in ALL_ROLES:
                 elif role in OFFICER_CLEARED:
                     allowed = OFFICER_CLEARED[role] if coi == CLEAR else GATE_ONLY
                 elif role == R.ADMIN:
-                    allowed = {AppAction.VIEW, AppAction.VIEW_CONTENT, AppAction.RETURN,
+                    allowed = {AppAction.VIEW, *STAFF_READ, AppAction.RETURN,
                                AppAction.SCREEN, AppAction.ASSIGN}  # fmt: skip
                 elif role == R.AUDITOR:
-                    allowed = {AppAction.VIEW, AppAction.VIEW_CONTENT}
+                    allowed = {AppAction.VIEW, *STAFF_READ}
                 APPLICATION_MATRIX[(role, ownership, status, coi)] = allowed
 
 
