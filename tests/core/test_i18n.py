@@ -59,9 +59,12 @@ def test_compiled_catalogue_matches_the_source():
     for e in _po_entries():
         if "msgid_plural" in e:
             continue
-        assert catalogue.gettext(e["msgid"]) == e["msgstr"], (
-            f"re-run compilemessages: {e['msgid']!r}"
+        compiled = (
+            catalogue.pgettext(e["msgctxt"], e["msgid"])
+            if "msgctxt" in e
+            else catalogue.gettext(e["msgid"])
         )
+        assert compiled == e["msgstr"], f"re-run compilemessages: {e['msgid']!r}"
 
 
 @pytest.mark.django_db
