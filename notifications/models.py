@@ -39,6 +39,9 @@ class Notification(BaseModel):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id of the delivery that claimed the row: the same task, redelivered after
+    # its worker process died, takes its own claim back at once instead of waiting until stale.
+    claim_token = models.CharField(max_length=64, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 

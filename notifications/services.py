@@ -61,8 +61,9 @@ def notification_enqueue(
     return notification
 
 
-def _claim(notification_id: int) -> Notification | None:
-    """Mark a deliverable notification SENDING in a short transaction; None if not ours to send."""
+def _claim(notification_id: int, token: str) -> Notification | None:
+    """Mark a deliverable notification SENDING in a short transaction; None if not ours to send.
+    A row SENDING under the same (non-empty) token is ours: our task, redelivered."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
     with transaction.atomic():
@@ -74,27 +75,34 @@ def _claim(notification_id: int) -> Notification | None:
         )
         if notification is None:
             return None
+        sending = notification.status == Notification.Status.SENDING
         claimable = notification.status == Notification.Status.PENDING or (
-            notification.status == Notification.Status.SENDING
-            and notification.claimed_at is not None
-            and notification.claimed_at < stale
+            sending
+            and (
+                (notification.claimed_at is not None and notification.claimed_at < stale)
+                or (bool(token) and notification.claim_token == token)
+            )
         )
         if not claimable:
             return None
         notification.status = Notification.Status.SENDING
         notification.claimed_at = now
+        notification.claim_token = token
         notification.attempts += 1
-        notification.save(update_fields=["status", "claimed_at", "attempts", "updated_at"])
+        notification.save(
+            update_fields=["status", "claimed_at", "claim_token", "attempts", "updated_at"]
+        )
         return notification
 
 
-def notification_deliver(*, notification_id: int) -> Notification | None:
+def notification_deliver(*, notification_id: int, token: str = "") -> Notification | None:
     """Send one queued email. Safe to call twice: a sent notification is left alone.
 
     The SMTP call happens outside any transaction. A crash between sending and recording leaves
-    the row SENDING; the sweep re-sends it after OUTBOX_STALE_SECONDS (at-least-once delivery).
+    the row SENDING: the same task redelivered (same `token`, its Celery id) sends it again at
+    once; otherwise the sweep does after OUTBOX_STALE_SECONDS (at-least-once delivery).
     """
-    notification = _claim(notification_id)
+    notification = _claim(notification_id, token)
     if notification is None:
         return None
     message = EmailMultiAlternatives(

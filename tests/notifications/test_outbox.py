@@ -90,6 +90,21 @@ def test_deliver_twice_sends_once(mailoutbox):
     assert len(mailoutbox) == 1
 
 
+def test_a_redelivered_task_takes_its_own_claim_back_at_once(mailoutbox):
+    """The worker process died mid-send (the row is SENDING, claimed a moment ago): the same
+    task, redelivered, sends it now; another task or the sweep waits for the claim to go stale."""
+    n = _enqueue()
+    Notification.objects.filter(pk=n.pk).update(
+        status="sending", claimed_at=timezone.now(), claim_token="task-1", attempts=1
+    )
+    assert notification_deliver(notification_id=n.pk, token="task-2") is None
+    assert notification_deliver(notification_id=n.pk) is None
+    assert notification_sweep() == 0 and mailoutbox == []
+    sent = notification_deliver(notification_id=n.pk, token="task-1")
+    assert sent is not None and sent.status == "sent" and sent.attempts == 2
+    assert len(mailoutbox) == 1
+
+
 def test_sweep_delivers_what_was_missed_and_reclaims_stale_sends(mailoutbox, settings):
     old = timezone.now() - timedelta(minutes=10)
     pending = _enqueue()
