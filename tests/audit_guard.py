@@ -120,8 +120,10 @@ class _Writes:
         if head[:6] not in ("INSERT", "UPDATE", "DELETE") and not head.startswith("WITH"):
             return result
         rowcount = getattr(context.get("cursor"), "rowcount", -1)
-        if rowcount == 0:
-            return result  # an UPDATE or DELETE that matched nothing changed nothing
+        if rowcount == 0 and head[:6] in ("UPDATE", "DELETE"):
+            # An UPDATE or DELETE that matched nothing changed nothing. (Not for INSERT: SQLite
+            # reports 0 for an INSERT ... RETURNING until its rows are fetched.)
+            return result
         for match in _WRITE.finditer(sql):
             if match["insert"]:
                 self._add(context, match["insert"], "insert")

@@ -6,7 +6,7 @@ responses it can really give, each with the one error body of core.api.errors:
     400  it takes input: a body, query parameters, or a change a rule may refuse
     401  it authenticates callers (a missing or bad token)
     403  it needs a signed-in caller whose role or relation to the object may not be enough
-    404  it names an object in its path, or pages through a list
+    404  it names an object in its path or its body, or pages through a list
     409  it changes state (already submitted, already paid, ...)
     415  it reads a body, sent with a Content-Type it does not read
     429  it is throttled
@@ -103,7 +103,8 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("401")
         if operation.get("security"):
             codes.append("403")
-        if in_path or paginated:
+        # A body may name an object too (the organization and program of a new application).
+        if in_path or paginated or "requestBody" in operation:
             codes.append("404")
         if self.method in UNSAFE:
             codes.append("409")
