@@ -17,9 +17,7 @@ from applicants.policies import (
     conflict_state,
     organization_allows,
 )
-from audit.models import AuditAction
-from audit.services import audit_record
-from core.exceptions import NotAllowedError
+from audit.services import audit_refuse
 
 
 def _deny(
@@ -32,16 +30,9 @@ def _deny(
     message: str | None = None,
 ) -> None:
     """Record the refusal, then refuse. Objects the viewer may not see at all answer 404."""
-    audit_record(
-        actor=viewer,
-        action=AuditAction.PERMISSION_DENIED,
-        target=target,
-        stream=f"accounts.user:{viewer.pk}" if viewer.is_authenticated else "anonymous",
-        data={"attempted": action, "target": f"{target._meta.label_lower}:{target.pk}"},
+    audit_refuse(
+        viewer=viewer, attempted=action, target=target, reveal=reveal, code=code, message=message
     )
-    if reveal:
-        raise NotAllowedError(message or _("You are not allowed to do this."), code=code)
-    raise Http404("No such object.")
 
 
 def organization_list_for_user(*, user: User) -> QuerySet[Organization]:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -170,6 +170,38 @@ def _sql(vendor: str) -> dict[str, str]:
         "advance": f"UPDATE {table} SET {seq} = %s, {last_hash} = %s, {updated} = %s "  # noqa: S608
         "WHERE id = %s",
     }
+
+
+def audit_refuse(
+    *,
+    viewer: Any,
+    attempted: str,
+    target: models.Model | None,
+    reveal: bool,
+    not_found: str = "No such object.",
+    code: str = "permission_denied",
+    message: str | None = None,
+) -> NoReturn:
+    """Record a refused attempt in the viewer's stream, then refuse: NotAllowedError (403) if
+    the viewer may see `target`, else Http404 (what they may not see does not exist for them).
+    The one place every app's object-level refusal goes through."""
+    from django.http import Http404
+
+    from core.exceptions import NotAllowedError
+
+    data: dict[str, Any] = {"attempted": attempted}
+    if target is not None:
+        data["target"] = f"{target._meta.label_lower}:{target.pk}"
+    audit_record(
+        actor=viewer,
+        action=AuditAction.PERMISSION_DENIED,
+        target=target,
+        stream=f"accounts.user:{viewer.pk}" if viewer.is_authenticated else "anonymous",
+        data=data,
+    )
+    if reveal:
+        raise NotAllowedError(message or _("You are not allowed to do this."), code=code)
+    raise Http404(not_found)
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from audit.models import AuditAction
-from audit.services import audit_record
-from core.exceptions import NotAllowedError
+from audit.services import audit_refuse
 from disbursement.models import Payout
 from disbursement.policies import provider_of
 
@@ -91,19 +89,13 @@ def payout_approve_blocker(user: User, payout: Payout) -> str | None:
 
 def deny(*, viewer: User, action: str, target: Payout | None = None, reveal: bool) -> None:
     """Record a refused attempt, then refuse: 403 if the viewer may see the payout, else 404."""
-    data: dict[str, Any] = {"attempted": f"payout.{action}"}
-    if target is not None:
-        data["target"] = f"disbursement.payout:{target.pk}"
-    audit_record(
-        actor=viewer,
-        action=AuditAction.PERMISSION_DENIED,
+    audit_refuse(
+        viewer=viewer,
+        attempted=f"payout.{action}",
         target=target,
-        stream=f"accounts.user:{viewer.pk}",
-        data=data,
+        reveal=reveal,
+        not_found="No such payout.",
     )
-    if reveal:
-        raise NotAllowedError(_("You are not allowed to do this."))
-    raise Http404("No such payout.")
 
 
 def payout_require(*, viewer: User, action: PayoutAction) -> None:

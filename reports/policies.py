@@ -19,12 +19,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils.translation import gettext as _
 
 from accounts.models import User
-from audit.models import AuditAction
-from audit.services import audit_record
-from core.exceptions import NotAllowedError
+from audit.services import audit_refuse
 from reports.models import Report
 
 BIGINT_MAX = 2**63 - 1
@@ -93,19 +90,13 @@ def report_allows(user: Any, action: ReportAction, report: Report) -> bool:
 
 def deny(*, viewer: Any, attempted: str, target: Report | None, reveal: bool) -> None:
     """Record a refused attempt, then refuse: 403 if the viewer may see the report, else 404."""
-    data: dict[str, Any] = {"attempted": attempted}
-    if target is not None:
-        data["target"] = f"reports.report:{target.pk}"
-    audit_record(
-        actor=viewer,
-        action=AuditAction.PERMISSION_DENIED,
+    audit_refuse(
+        viewer=viewer,
+        attempted=attempted,
         target=target,
-        stream=f"accounts.user:{viewer.pk}",
-        data=data,
+        reveal=reveal,
+        not_found="No such report.",
     )
-    if reveal:
-        raise NotAllowedError(_("You are not allowed to do this."))
-    raise Http404("No such report.")
 
 
 def report_require_request(*, viewer: Any, kind: str) -> None:

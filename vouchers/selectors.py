@@ -14,14 +14,11 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applicants.models import Application
 from applicants.selectors import application_list_for_viewer
-from audit.models import AuditAction
-from audit.services import audit_record
-from core.exceptions import NotAllowedError
+from audit.services import audit_refuse
 from vouchers.models import (
     AwardLetter,
     ConflictDeclaration,
@@ -172,17 +169,13 @@ def voucher_get_for(*, viewer: User, voucher_id: Any, action: VoucherAction) -> 
     if voucher is None:
         raise Http404("No such voucher.")
     if not voucher_allows(viewer, voucher, action):
-        visible = voucher_allows(viewer, voucher, VoucherAction.VIEW)
-        audit_record(
-            actor=viewer,
-            action=AuditAction.PERMISSION_DENIED,
+        audit_refuse(
+            viewer=viewer,
+            attempted=str(action),
             target=voucher,
-            stream=f"accounts.user:{viewer.pk}",
-            data={"attempted": str(action), "target": f"vouchers.voucher:{voucher.pk}"},
+            reveal=voucher_allows(viewer, voucher, VoucherAction.VIEW),
+            not_found="No such voucher.",
         )
-        if visible:
-            raise NotAllowedError(_("You are not allowed to do this."))
-        raise Http404("No such voucher.")
     return voucher
 
 

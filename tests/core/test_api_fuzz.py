@@ -21,19 +21,16 @@ examples, requests including schemathesis' auth probes, statuses, failures by ch
 written to test-artifacts/security/schemathesis.json.
 """
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-from django.conf import settings as django_settings
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
@@ -53,6 +50,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.models import User
+from tests.artifacts import merge_artifact
 
 ANONYMOUS = "anonymous"
 ROLES = [ANONYMOUS, *User.Role.values]
@@ -71,7 +69,7 @@ PLAN = [
     (GenerationMode.NEGATIVE, 4, True),
     (GenerationMode.POSITIVE, 1, False),
 ]
-ARTIFACT = Path(django_settings.BASE_DIR) / "test-artifacts" / "security" / "schemathesis.json"
+ARTIFACT = "security/schemathesis.json"
 PATH_KEYS = {  # path parameter -> the world's key (tests/security/routes.py seeded_world)
     "alert_id": "alert",
     "application_id": "application",
@@ -310,30 +308,31 @@ def _fuzz(
 
 def _write_figures(role: str, figures: Figures, seconds: float) -> None:
     """Merge this role's figures into the artifact (running one role updates only its entry)."""
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
     checks = [check.__name__ for check in CHECKS] + ([ANONYMOUS_CHECK] if role == ANONYMOUS else [])
-    data["schema"] = "/api/schema/"
-    data["plan"] = [
-        {"mode": str(mode), "max_examples": n, "world_ids": world_ids}
-        for mode, n, world_ids in PLAN
-    ]
-    data.setdefault("roles", {})[role] = {
-        "operations": figures.operations,
-        "operations_tested": len(figures.tested),
-        "examples": figures.examples,
-        "requests": figures.requests,
-        "seconds": round(seconds, 1),
-        "failures": {name: figures.failures[name] for name in checks},
-        "statuses": {str(code): n for code, n in sorted(figures.statuses.items())},
-        "operations_with_2xx": sorted(figures.succeeded),
-        "not_generated": figures.unsatisfiable,
-    }
-    roles = data["roles"].values()
-    data["totals"] = {
-        key: sum(r[key] for r in roles) for key in ("examples", "requests", "seconds")
-    } | {"failures": sum(sum(r["failures"].values()) for r in roles)}
-    ARTIFACT.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def update(data: dict[str, Any]) -> None:
+        data["schema"] = "/api/schema/"
+        data["plan"] = [
+            {"mode": str(mode), "max_examples": n, "world_ids": world_ids}
+            for mode, n, world_ids in PLAN
+        ]
+        data.setdefault("roles", {})[role] = {
+            "operations": figures.operations,
+            "operations_tested": len(figures.tested),
+            "examples": figures.examples,
+            "requests": figures.requests,
+            "seconds": round(seconds, 1),
+            "failures": {name: figures.failures[name] for name in checks},
+            "statuses": {str(code): n for code, n in sorted(figures.statuses.items())},
+            "operations_with_2xx": sorted(figures.succeeded),
+            "not_generated": figures.unsatisfiable,
+        }
+        roles = data["roles"].values()
+        data["totals"] = {
+            key: sum(r[key] for r in roles) for key in ("examples", "requests", "seconds")
+        } | {"failures": sum(sum(r["failures"].values()) for r in roles)}
+
+    merge_artifact(ARTIFACT, update)
 
 
 @pytest.mark.django_db

@@ -13,32 +13,23 @@ import random
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import connections
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.services import api_token_create
 from disbursement.models import Claim, LedgerEntry
+from tests.artifacts import record_figures
+from tests.concurrency import run_concurrently
 from vouchers.models import Voucher
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-ARTIFACT = Path(settings.BASE_DIR) / "test-artifacts" / "disbursement" / "http_race.json"
 THREADS = 60  # the shared PostgreSQL allows 100 connections; the live server takes one each
-
-
-def _record(name: str, figures: dict[str, Any]) -> None:
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    data[name] = figures
-    ARTIFACT.write_text(json.dumps(data, indent=2, sort_keys=True))
-    print(f"\n{name}: {figures}")
 
 
 def _body(voucher: Voucher, reference: str, amount_cents: int) -> dict[str, Any]:
@@ -75,31 +66,19 @@ def _post(url: str, token: str, body: dict[str, Any]) -> requests.Response:
 
 def _burst(url: str, token: str, bodies: list[dict[str, Any]]) -> list[tuple[int, Any, float]]:
     """POST every body from its own thread, all released at once; (status, json, seconds)."""
-    barrier = threading.Barrier(len(bodies))
-    answers: list[tuple[int, Any, float]] = []
-    failures: list[BaseException] = []
+    queue = iter(bodies)
     lock = threading.Lock()
 
-    def post(body: dict[str, Any]) -> None:
-        barrier.wait()
-        started = time.perf_counter()
-        try:
-            response = _post(url, token, body)
-            answer = (response.status_code, response.json(), time.perf_counter() - started)
-        except BaseException as error:  # noqa: BLE001  (reported below, fails the test)
-            with lock:
-                failures.append(error)
-            return
+    def post() -> tuple[int, Any, float]:
         with lock:
-            answers.append(answer)
+            body = next(queue)
+        started = time.perf_counter()
+        response = _post(url, token, body)
+        return response.status_code, response.json(), time.perf_counter() - started
 
-    threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = run_concurrently(post, threads=len(bodies))
+    failures = [a for a in answers if isinstance(a, BaseException)]
     assert not failures, failures[:3]
-    assert len(answers) == len(bodies)
     return answers
 
 
@@ -147,7 +126,8 @@ def test_bursts_of_claims_over_http_never_pass_the_cap(
     assert set(Claim.objects.filter(status="rejected").values_list("pk", flat=True)) == refused
     granted = sum(int(Decimal(b["subsidy"]) * 100) for s, b, _ in answers if s == 201)
     assert granted == voucher.spent_cents  # what the 201s said is what was charged
-    _record(
+    record_figures(
+        "disbursement/http_race.json",
         f"M1 over-cap race ({policy})",
         {
             "requests": len(answers),
@@ -181,7 +161,8 @@ def test_one_reference_sent_a_hundred_times_makes_one_claim(
     assert Claim.objects.count() == 1 and LedgerEntry.objects.filter(kind="charge").count() == 1
     voucher = Voucher.objects.get(pk=active_voucher.pk)
     assert voucher.spent_cents == 10_000_00
-    _record(
+    record_figures(
+        "disbursement/http_race.json",
         "M4 idempotent replay",
         {
             "same_reference_requests": 100,

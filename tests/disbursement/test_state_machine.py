@@ -15,12 +15,10 @@ At the end of every sequence the ledger reconciliation must find nothing. Each s
 a savepoint rolled back afterwards, so every one starts from the same active voucher.
 """
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 from hypothesis import HealthCheck
@@ -39,12 +37,12 @@ from disbursement.models import Claim, LedgerEntry
 from disbursement.services import vouchers as money
 from disbursement.services.claims import claim_submit
 from disbursement.services.reconciliation import reconcile_ledger
+from tests.artifacts import record_figures
 from tests.disbursement.conftest import claim_input
 from vouchers.models import Program, Voucher
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
-ARTIFACT = Path(settings.BASE_DIR) / "test-artifacts" / "disbursement" / "state_machine.json"
 STEPS: dict = {"count": 0, "sequences": 0, "by_rule": {}, "statuses": set()}
 
 
@@ -186,35 +184,27 @@ def run_machine(voucher: Voucher, staff, approver, *, examples: int, steps: int)
             m.cap -= amount
             m.committed -= amount
 
+        def _switch(self, service: Callable[..., object], reason: str, target: str) -> None:
+            """Suspend or reinstate: from active or suspended only (the other one is a no-op)."""
+            m = self.model
+            if m.status in (Voucher.Status.ACTIVE, Voucher.Status.SUSPENDED):
+                service(actor=approver, voucher_id=voucher.pk, reason=reason)
+                m.status = target
+            else:
+                with pytest.raises(ConflictError):
+                    service(actor=approver, voucher_id=voucher.pk, reason=reason)
+
         @rule()
         def suspend(self) -> None:
             self._count("suspend")
-            m = self.model
-            if m.status in (Voucher.Status.ACTIVE, Voucher.Status.SUSPENDED):
-                money.voucher_suspend(
-                    actor=approver, voucher_id=voucher.pk, reason="checking the invoices"
-                )
-                m.status = Voucher.Status.SUSPENDED
-            else:
-                with pytest.raises(ConflictError):
-                    money.voucher_suspend(
-                        actor=approver, voucher_id=voucher.pk, reason="checking the invoices"
-                    )
+            self._switch(money.voucher_suspend, "checking the invoices", Voucher.Status.SUSPENDED)
 
         @rule()
         def reinstate(self) -> None:
             self._count("reinstate")
-            m = self.model
-            if m.status in (Voucher.Status.ACTIVE, Voucher.Status.SUSPENDED):
-                money.voucher_reinstate(
-                    actor=approver, voucher_id=voucher.pk, reason="invoices checked, all fine"
-                )
-                m.status = Voucher.Status.ACTIVE
-            else:
-                with pytest.raises(ConflictError):
-                    money.voucher_reinstate(
-                        actor=approver, voucher_id=voucher.pk, reason="invoices checked, all fine"
-                    )
+            self._switch(
+                money.voucher_reinstate, "invoices checked, all fine", Voucher.Status.ACTIVE
+            )
 
         @precondition(lambda self: self.model.status != Voucher.Status.EXPIRED)
         @rule()
@@ -276,15 +266,15 @@ def test_a_voucher_life_agrees_with_the_model(policy, active_voucher, provider_s
     active_voucher.refresh_from_db()
     before = STEPS["count"]
     run_machine(active_voucher, provider_staff, approver, examples=100, steps=40)
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    data[policy] = {
-        "sequences": STEPS["sequences"],
-        "steps": STEPS["count"] - before,
-        "by_rule": dict(STEPS["by_rule"]),
-        "violations": 0,
-        "statuses_met": sorted(str(s) for s in STEPS["statuses"]),
-    }
-    ARTIFACT.write_text(json.dumps(data, indent=2, sort_keys=True))
-    print(f"\nM6 {policy}: {data[policy]}")
+    record_figures(
+        "disbursement/state_machine.json",
+        policy,
+        {
+            "sequences": STEPS["sequences"],
+            "steps": STEPS["count"] - before,
+            "by_rule": dict(STEPS["by_rule"]),
+            "violations": 0,
+            "statuses_met": sorted(str(s) for s in STEPS["statuses"]),
+        },
+    )
     STEPS["sequences"], STEPS["by_rule"], STEPS["statuses"] = 0, {}, set()

@@ -18,16 +18,13 @@
 The figures are written to test-artifacts/security/authorization_matrix.json.
 """
 
-import json
 import os
 import re
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db.models import DateTimeField, Model, Q
 from django.utils import timezone
 
@@ -43,6 +40,7 @@ from disbursement.models import (
     ReconciliationRun,
 )
 from reports.models import Report
+from tests.artifacts import record_figures
 from tests.core.test_auditor_matrix import REASON, VALID_BODIES, Route, walk
 from tests.factories import pdf_upload
 from tests.security.access import METHODS, ROLES, ROWS, expected, matches
@@ -53,16 +51,14 @@ from vouchers.models import Program, Voucher
 
 pytestmark = [pytest.mark.django_db]
 
-ARTIFACT = Path(settings.BASE_DIR) / "test-artifacts" / "security" / "authorization_matrix.json"
+ARTIFACT = "security/authorization_matrix.json"
 REFUSED = {"denied", "login", "405"}
 
 
 def record(section: str, figures: dict[str, Any]) -> None:
     """Merge this test's figures into the artifact (each test writes its own section)."""
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    data[section] = {**figures, "measured_at": timezone.now().isoformat(timespec="seconds")}
-    ARTIFACT.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    stamp = timezone.now().isoformat(timespec="seconds")
+    record_figures(ARTIFACT, section, {**figures, "measured_at": stamp})
 
 
 # --- the table covers the URL configuration ----------------------------------------------------

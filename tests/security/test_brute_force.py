@@ -7,22 +7,20 @@ attacker really gets checked against the password: one by one, 30 at once behind
 Figures go to test-artifacts/security/brute_force.json.
 """
 
-import json
 import threading
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from tests.artifacts import record_figures
+from tests.concurrency import run_concurrently
 from tests.security.conftest import PASSWORD
 
-ARTIFACT = Path(settings.BASE_DIR) / "test-artifacts" / "security" / "brute_force.json"
+ARTIFACT = "security/brute_force.json"
 
 
 def _attempt(email: str, password: str, ip: str, client: Client | None = None) -> int:
@@ -31,14 +29,6 @@ def _attempt(email: str, password: str, ip: str, client: Client | None = None) -
         reverse("accounts:login"), {"username": email, "password": password}, REMOTE_ADDR=ip
     )
     return response.status_code
-
-
-def _record(name: str, figures: dict[str, Any]) -> None:
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
-    data[name] = figures
-    ARTIFACT.write_text(json.dumps(data, indent=2, sort_keys=True))
-    print(f"\nW6 {name}: {figures}")
 
 
 class PasswordChecks:
@@ -69,7 +59,8 @@ def test_twenty_guesses_in_a_row_get_the_limit_and_no_more(applicant, checks):
     assert statuses == [200] * (limit - 1) + [429] * (20 - limit + 1)
     assert checks.count == limit
     assert _attempt(applicant.email, PASSWORD, "198.51.100.1") == 429
-    _record(
+    record_figures(
+        ARTIFACT,
         "sequential",
         {"attempts": 20, "passwords_checked": checks.count, "answers_429": 20 - limit + 1},
     )
@@ -77,10 +68,11 @@ def test_twenty_guesses_in_a_row_get_the_limit_and_no_more(applicant, checks):
 
 @pytest.mark.django_db(transaction=True)
 def test_thirty_guesses_at_once_get_at_most_the_limit(applicant, settings, checks):
-    """30 threads wait at a barrier, then post at once. Each login attempt on one email is
-    serialized in the database (accounts.throttle), so the count is read after the previous
-    attempt's failure was written: no attempt slips past the limit. The password is hashed
-    as in production (PBKDF2, not the tests' fast MD5), so every check takes real time."""
+    """30 threads wait at a barrier, then post at once, each on its own connection. Each login
+    attempt on one email is serialized in the database (accounts.throttle), so the count is
+    read after the previous attempt's failure was written: no attempt slips past the limit.
+    The password is hashed as in production (PBKDF2, not the tests' fast MD5), so every check
+    takes real time."""
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
         "django.contrib.auth.hashers.MD5PasswordHasher",
@@ -88,31 +80,16 @@ def test_thirty_guesses_at_once_get_at_most_the_limit(applicant, settings, check
     applicant.set_password(PASSWORD)
     applicant.save(update_fields=["password"])
     limit = settings.AXES_FAILURE_LIMIT
-    barrier = threading.Barrier(30)
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def guess(n: int) -> None:
-        try:
-            client = Client()
-            barrier.wait()
-            status = _attempt(applicant.email, f"guess-{n}", "198.51.100.2", client)
-            with lock:
-                statuses.append(status)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(
+        lambda: _attempt(applicant.email, "wrong-guess", "198.51.100.2"), threads=30
+    )
     counts = Counter(statuses)
     assert sum(counts.values()) == 30 and set(counts) <= {200, 429}, counts
     checked = checks.count
     assert checked == limit, counts
     assert _attempt(applicant.email, PASSWORD, "198.51.100.2") == 429
-    _record(
+    record_figures(
+        ARTIFACT,
         "concurrent",
         {
             "threads": 30,
@@ -138,7 +115,8 @@ def test_ten_addresses_get_the_limit_each_and_the_victim_still_logs_in(applicant
     victim = Client()
     assert _attempt(applicant.email, PASSWORD, "192.0.2.50", victim) == 302
     assert victim.session["_auth_user_id"] == str(applicant.pk)
-    _record(
+    record_figures(
+        ARTIFACT,
         "distributed",
         {
             "addresses": 10,
